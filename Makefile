@@ -1,0 +1,35 @@
+# Thin targets over uv + kedro. `make run` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV_BIN := .venv/bin
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+export MPLBACKEND := Agg
+
+.PHONY: setup run test viz lint format bench
+
+setup:  ## install uv if missing, then the locked environment into .venv
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked
+
+run: setup  ## the main job: kedro run (default pipeline)
+	$(VENV_BIN)/kedro run
+
+test: setup  ## the default test suite
+	$(VENV_BIN)/pytest
+
+viz: setup  ## Kedro-Viz on http://127.0.0.1:4141
+	$(VENV_BIN)/kedro viz run --host 127.0.0.1 --port 4141 --no-browser
+
+lint: setup  ## ruff lint and format check
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+
+format: setup
+	$(VENV_BIN)/ruff check --fix .
+	$(VENV_BIN)/ruff format .
+
+bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
+	$(VENV_BIN)/python -m tests.benchmarks

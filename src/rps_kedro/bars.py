@@ -1,0 +1,44 @@
+"""The bars contract (DESIGN.md §3): one row per (symbol, timestamp), UTC hourly, float64 OHLCV."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+KEY_COLUMNS = ["symbol", "timestamp"]
+VALUE_COLUMNS = ["open", "high", "low", "close", "volume"]
+BAR_COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
+
+
+def empty_bars() -> pd.DataFrame:
+    """Return an empty frame with the bars contract's columns and dtypes."""
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.Series(dtype="object"),
+            "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+    for column in VALUE_COLUMNS:
+        frame[column] = pd.Series(dtype="float64")
+    return frame
+
+
+def conform_bars(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast a frame to the bars contract, sorted by (symbol, timestamp)."""
+    missing = [column for column in BAR_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"bars are missing columns {missing}")
+    bars = frame[BAR_COLUMNS].copy()
+    bars["symbol"] = bars["symbol"].astype(str).astype("object")
+    timestamps = pd.to_datetime(bars["timestamp"])
+    if timestamps.dt.tz is None:
+        raise ValueError("bars timestamps must be timezone-aware")
+    bars["timestamp"] = timestamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    bars[VALUE_COLUMNS] = bars[VALUE_COLUMNS].astype("float64")
+    return bars.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+
+
+def merge_bars(history: pd.DataFrame, update: pd.DataFrame) -> pd.DataFrame:
+    """Union two bar sets, keeping the update's row where (symbol, timestamp) repeats."""
+    combined = pd.concat([conform_bars(history), conform_bars(update)], ignore_index=True)
+    deduplicated = combined.drop_duplicates(subset=KEY_COLUMNS, keep="last")
+    return conform_bars(deduplicated)

@@ -1,0 +1,23 @@
+"""Kedro datasets for market providers and the simulator: the project's only network code."""
+
+from rps_kedro.datasets._http import MissingCredentialsError, ProviderError, RateLimitError
+from rps_kedro.datasets.alpha_vantage import AlphaVantageDataset
+from rps_kedro.datasets.bars_parquet import BarsParquetDataset
+from rps_kedro.datasets.base import MarketSourceDataset
+from rps_kedro.datasets.binance import BinanceDataset
+from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
+from rps_kedro.datasets.router import MarketRouterDataset
+from rps_kedro.datasets.simulator import SimulatedMarketDataset
+
+__all__ = [
+    "AlphaVantageDataset",
+    "BarsParquetDataset",
+    "BinanceDataset",
+    "CryptoCompareDataset",
+    "MarketSourceDataset",
+    "MarketRouterDataset",
+    "MissingCredentialsError",
+    "ProviderError",
+    "RateLimitError",
+    "SimulatedMarketDataset",
+]

@@ -1,0 +1,10 @@
+"""Project settings: Kedro defaults, `local` as the default run environment, `oc.env` everywhere."""
+
+from omegaconf.resolvers import oc
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # mlflow.yml reads MLFLOW_TRACKING_URI so a real tracking server is one variable away.
+    "custom_resolvers": {"oc.env": oc.env},
+}

@@ -1,0 +1,10 @@
+"""`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
+
+from tests.benchmarks import bench_ingestion
+
+BENCHMARKS = [bench_ingestion]
+
+if __name__ == "__main__":
+    for benchmark in BENCHMARKS:
+        benchmark.main()
+        print(f"{benchmark.__name__}: done")  # noqa: T201

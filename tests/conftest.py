@@ -1,0 +1,80 @@
+"""Shared fixtures: no telemetry, a deterministic simulator, small real bars."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from rps_kedro.bars import conform_bars  # noqa: E402
+from rps_kedro.datasets import SimulatedMarketDataset  # noqa: E402
+
+SIMULATION_END = "2025-06-30 23:00"
+SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "ETH-USD"]
+
+
+@pytest.fixture
+def simulator() -> SimulatedMarketDataset:
+    """A seeded simulator ending at a fixed hour, with a 60-day backfill window."""
+    return SimulatedMarketDataset(
+        seed=7, origin="2025-01-01", end=SIMULATION_END, backfill_hours=24 * 60
+    )
+
+
+@pytest.fixture
+def simulated_bars(simulator) -> pd.DataFrame:
+    """Sixty days of bars for two stocks and two crypto pairs."""
+    return conform_bars(pd.concat([simulator.fetch(symbol) for symbol in SYMBOLS]))
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["pyproject.toml", "src", "conf/base", "conf/live"]
+
+
+def copy_project(destination: Path) -> Path:
+    """A throwaway copy of the project's configuration with empty data folders."""
+    destination.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                destination / name,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.egg-info"),
+            )
+        else:
+            shutil.copy(source, destination / name)
+    (destination / "conf/local").mkdir()
+    for layer in sorted(p.name for p in (PROJECT_ROOT / "data").iterdir() if p.is_dir()):
+        (destination / "data" / layer).mkdir(parents=True)
+    return destination
+
+
+def kedro_run(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """Run `kedro run` in a project copy with its own embedded MLflow store."""
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "kedro"), "run", *arguments],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A fresh copy of the project to run Kedro in."""
+    return copy_project(tmp_path / "project")
