@@ -21,19 +21,20 @@ from rps_kedro.datasets import SimulatedMarketDataset  # noqa: E402
 
 SIMULATION_END = "2025-06-30 23:00"
 SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "ETH-USD"]
+BACKFILL_HOURS = 24 * 120
 
 
 @pytest.fixture
 def simulator() -> SimulatedMarketDataset:
-    """A seeded simulator ending at a fixed hour, with a 60-day backfill window."""
+    """A seeded simulator ending at a fixed hour, with a 120-day backfill window."""
     return SimulatedMarketDataset(
-        seed=7, origin="2025-01-01", end=SIMULATION_END, backfill_hours=24 * 60
+        seed=7, origin="2025-01-01", end=SIMULATION_END, backfill_hours=BACKFILL_HOURS
     )
 
 
 @pytest.fixture
 def simulated_bars(simulator) -> pd.DataFrame:
-    """Sixty days of bars for two stocks and two crypto pairs."""
+    """120 days of bars for two stocks and two crypto pairs."""
     return conform_bars(pd.concat([simulator.fetch(symbol) for symbol in SYMBOLS]))
 
 

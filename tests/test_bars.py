@@ -57,7 +57,9 @@ def test_merge_bars_keeps_update_on_duplicate_keys():
     assert list(merged["close"]) == [1.0, 2.0, 2.0]
 
 
-def test_merge_bars_with_empty_sides():
+def test_merge_bars_with_empty_sides_and_no_casting():
     update = _bars("A", ["2025-01-01 01:00"], 2)
-    assert merge_bars(empty_bars(), update).equals(conform_bars(update))
-    assert merge_bars(update, empty_bars()).equals(conform_bars(update))
+    update["volume"] = "10"
+    assert merge_bars(empty_bars(), update).equals(update)
+    assert merge_bars(update, empty_bars()).equals(update)
+    assert merge_bars(empty_bars(), empty_bars()).empty

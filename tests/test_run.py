@@ -1,5 +1,7 @@
 """End to end: `kedro run` on a temporary copy of the project, twice, incrementally."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -33,6 +35,32 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     merged = pd.read_parquet(project / "data/03_primary/bars.parquet")
     assert len(merged) == len(history) + 48
     assert not merged.duplicated(["symbol", "timestamp"]).any()
+
+
+def test_corrupted_snapshot_stops_the_run_and_loses_nothing(project):
+    clean = kedro_run(project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-01 00:00")
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    primary = project / "data/03_primary/bars.parquet"
+    before = primary.read_bytes()
+    history = pd.read_parquet(primary)
+    corrupted = history[history["symbol"] == "BTC-USD"].tail(3).copy()
+    corrupted["timestamp"] += pd.Timedelta(hours=3)
+    corrupted.iloc[1, corrupted.columns.get_loc("low")] = -1.0
+    corrupted.to_parquet(project / "data/01_raw/corrupted.parquet")
+    (project / "conf/local/catalog.yml").write_text(
+        "market_source:\n"
+        "  type: rps_kedro.datasets.ReplayMarketDataset\n"
+        "  filepath: data/01_raw/corrupted.parquet\n"
+    )
+    failed = kedro_run(project, "--pipelines", "ingestion,validation")
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert "DataQualityError" in output and "low > 0" in output
+    assert primary.read_bytes() == before, "the last good primary bars are untouched"
+    results = sorted((project / "data/08_reporting/validation/validation_result.json").glob("*/*.json"))
+    assert len(results) == 2, "the failed run's result is saved too"
+    assert json.loads(results[-1].read_text())["failed"] == ["low > 0"]
+    assert len(_snapshots(project)) == 2, "the raw snapshot of the failed run is kept"
 
 
 def test_live_environment_without_key_fails_at_once_naming_the_variable(project, monkeypatch):

@@ -38,7 +38,13 @@ def conform_bars(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def merge_bars(history: pd.DataFrame, update: pd.DataFrame) -> pd.DataFrame:
-    """Union two bar sets, keeping the update's row where (symbol, timestamp) repeats."""
-    combined = pd.concat([conform_bars(history), conform_bars(update)], ignore_index=True)
+    """Union two bar sets, keeping the update's row where (symbol, timestamp) repeats.
+
+    Values are not cast: judging dtypes and values is the quality gate's job.
+    """
+    parts = [frame for frame in (history, update) if not frame.empty]
+    if not parts:
+        return empty_bars()
+    combined = pd.concat(parts, ignore_index=True)
     deduplicated = combined.drop_duplicates(subset=KEY_COLUMNS, keep="last")
-    return conform_bars(deduplicated)
+    return deduplicated.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)

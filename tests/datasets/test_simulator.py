@@ -8,6 +8,7 @@ from kedro.io import DatasetError
 from rps_kedro.bars import BAR_COLUMNS
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.market_calendar import MarketCalendar
+from tests.conftest import BACKFILL_HOURS
 
 
 def test_returns_the_bars_contract(simulated_bars):
@@ -30,10 +31,11 @@ def test_deterministic_for_a_seed_and_different_across_seeds(simulator):
     again = SimulatedMarketDataset(seed=7, origin="2025-01-01", end="2025-06-30 23:00")
     other = SimulatedMarketDataset(seed=8, origin="2025-01-01", end="2025-06-30 23:00")
     pd.testing.assert_frame_equal(
-        simulator.fetch("BTC-USD"), again.fetch("BTC-USD", None).tail(1440).reset_index(drop=True)
+        simulator.fetch("BTC-USD"),
+        again.fetch("BTC-USD", None).tail(BACKFILL_HOURS).reset_index(drop=True),
     )
     assert not np.allclose(
-        simulator.fetch("BTC-USD")["close"], other.fetch("BTC-USD").tail(1440)["close"]
+        simulator.fetch("BTC-USD")["close"], other.fetch("BTC-USD").tail(BACKFILL_HOURS)["close"]
     )
 
 
@@ -63,7 +65,7 @@ def test_stocks_follow_exchange_hours_and_crypto_trades_around_the_clock(simulat
     crypto = simulated_bars[simulated_bars["symbol"] == "BTC-USD"]
     assert calendar.in_session(pd.DatetimeIndex(stocks["timestamp"])).all()
     assert stocks["timestamp"].dt.dayofweek.max() <= 4
-    assert len(crypto) == 24 * 60
+    assert len(crypto) == BACKFILL_HOURS
     assert crypto["timestamp"].diff().dropna().eq(pd.Timedelta(hours=1)).all()
 
 

@@ -6,6 +6,7 @@ from rps_kedro.datasets.bars_parquet import BarsParquetDataset
 from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
+from rps_kedro.datasets.replay import ReplayMarketDataset
 from rps_kedro.datasets.router import MarketRouterDataset
 from rps_kedro.datasets.simulator import SimulatedMarketDataset
 
@@ -19,5 +20,6 @@ __all__ = [
     "MissingCredentialsError",
     "ProviderError",
     "RateLimitError",
+    "ReplayMarketDataset",
     "SimulatedMarketDataset",
 ]

@@ -47,7 +47,7 @@ class RetryableResponse(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff with full jitter; `Retry-After` is honoured up to `max_delay`."""
+    """Bounded exponential backoff with equal jitter (half fixed, half random); `Retry-After` is honoured up to `max_delay`."""
 
     max_attempts: int = 5
     base_delay: float = 1.0
@@ -95,9 +95,11 @@ class JsonHttpClient:
 
     def __post_init__(self) -> None:
         if self.secret:
-            redactor = SecretRedactingFilter(self.secret)
             for name in ("urllib3.connectionpool", __name__):
-                logging.getLogger(name).addFilter(redactor)
+                target = logging.getLogger(name)
+                known = {getattr(f, "secret", None) for f in target.filters}
+                if self.secret not in known:
+                    target.addFilter(SecretRedactingFilter(self.secret))
 
     def redact(self, text: str) -> str:
         """Remove the secret from a text that may quote a URL."""
@@ -147,9 +149,9 @@ class JsonHttpClient:
             raise RetryableResponse(
                 f"timed out after {self.retry.timeout}s", rate_limited=False
             ) from None
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             raise RetryableResponse(
-                self.redact(f"connection failed: {type(exc).__name__}"), rate_limited=False
+                f"request failed: {type(exc).__name__}", rate_limited=False
             ) from None
         if response.status_code in RETRYABLE_STATUS:
             raise RetryableResponse(
@@ -163,7 +165,7 @@ class JsonHttpClient:
             raise ProviderError(
                 self.provider,
                 symbol,
-                f"malformed JSON (HTTP {response.status_code}): {self.redact(response.text[:200])!r}",
+                f"malformed JSON (HTTP {response.status_code}): {self.redact(response.text)[:200]!r}",
             ) from None
         check_payload(payload)
         if response.status_code >= 400:

@@ -46,7 +46,7 @@ class BinanceDataset(HttpMarketSourceDataset):
                     "/api/v3/klines", params, symbol, check_binance_payload
                 )
             except ProviderError as error:
-                raise ProviderError(self.provider, symbol, error.reason) from None
+                raise type(error)(self.provider, symbol, error.reason) from None
             page = self._parse(symbol, payload)
             if page.empty:
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rps_kedro.bars import conform_bars, empty_bars, merge_bars
+from rps_kedro.bars import empty_bars, merge_bars
 from rps_kedro.datasets.base import MarketSourceDataset
 
 
@@ -15,7 +15,7 @@ def fetch_new_bars(
     last_seen = history.groupby("symbol")["timestamp"].max()
     frames = [market_source.fetch(symbol, last_seen.get(symbol)) for symbol in symbols]
     fetched = [frame for frame in frames if not frame.empty]
-    return conform_bars(pd.concat(fetched, ignore_index=True)) if fetched else empty_bars()
+    return pd.concat(fetched, ignore_index=True) if fetched else empty_bars()
 
 
 def merge_snapshot(history: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:

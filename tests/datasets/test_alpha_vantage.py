@@ -1,0 +1,345 @@
+"""AlphaVantageDataset against a replayed Alpha Vantage (TIME_SERIES_INTRADAY, 60min)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from werkzeug import Request, Response
+
+from rps_kedro.datasets import (
+    AlphaVantageDataset,
+    MissingCredentialsError,
+    ProviderError,
+    RateLimitError,
+)
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
+RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
+KEY = "SECRET-KEY-123"
+# 17:30 EDT on Tuesday 2024-03-12, two days after the US switch to daylight saving time.
+NOW = pd.Timestamp("2024-03-12 21:30", tz="UTC")
+COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+VALUES = ["open", "high", "low", "close", "volume"]
+
+
+def payload(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def make_dataset(server, **kwargs) -> AlphaVantageDataset:
+    options = {
+        "base_url": server.url_for("/"),
+        "retry": RETRY,
+        "credentials": {"api_key": KEY},
+        "clock": lambda: NOW,
+        "backfill_hours": 120,
+        **kwargs,
+    }
+    return AlphaVantageDataset(**options)
+
+
+def assert_bars_contract(bars: pd.DataFrame) -> None:
+    assert list(bars.columns) == COLUMNS
+    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
+    assert bars["symbol"].dtype == object
+    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
+    assert bars["timestamp"].is_monotonic_increasing
+    assert not bars.duplicated(["symbol", "timestamp"]).any()
+
+
+def queries(server) -> list[dict[str, str]]:
+    return [dict(request.args) for request, _ in server.log]
+
+
+@pytest.fixture
+def server(httpserver_ipv4):
+    return httpserver_ipv4
+
+
+def test_trailing_window_converts_us_eastern_to_utc_across_dst(server):
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    bars = make_dataset(server).fetch("AAPL")
+
+    assert_bars_contract(bars)
+    # Window: 2024-03-07 21:00 UTC .. 2024-03-12 20:00 UTC; 7 session hours x 3 days inside it.
+    assert len(bars) == 21
+    assert bars["timestamp"].min() == pd.Timestamp("2024-03-08 14:00", tz="UTC")
+    assert bars["timestamp"].max() == pd.Timestamp("2024-03-12 19:00", tz="UTC")
+    assert (bars["symbol"] == "AAPL").all()
+    by_time = bars.set_index("timestamp")
+    # Friday before the switch is EST (UTC-5), Monday after it is EDT (UTC-4).
+    friday_15 = payload("alpha_vantage_intraday_60min.json")["Time Series (60min)"][
+        "2024-03-08 15:00:00"
+    ]
+    assert by_time.loc[pd.Timestamp("2024-03-08 20:00", tz="UTC"), "open"] == float(
+        friday_15["1. open"]
+    )
+    assert by_time.loc[pd.Timestamp("2024-03-08 20:00", tz="UTC"), "volume"] == float(
+        friday_15["5. volume"]
+    )
+    monday = bars[bars["timestamp"].dt.date == pd.Timestamp("2024-03-11").date()]
+    assert monday["timestamp"].dt.hour.tolist() == list(range(13, 20))
+    friday = bars[bars["timestamp"].dt.date == pd.Timestamp("2024-03-08").date()]
+    assert friday["timestamp"].dt.hour.tolist() == list(range(14, 21))
+
+    (query,) = queries(server)
+    assert query == {
+        "function": "TIME_SERIES_INTRADAY",
+        "symbol": "AAPL",
+        "interval": "60min",
+        "outputsize": "full",
+        "extended_hours": "false",
+        "apikey": KEY,
+    }
+
+
+def test_since_returns_only_newer_bars_from_the_trailing_call(server):
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    bars = make_dataset(server).fetch("AAPL", since=pd.Timestamp("2024-03-12 15:00", tz="UTC"))
+
+    assert bars["timestamp"].tolist() == list(
+        pd.date_range("2024-03-12 16:00", "2024-03-12 19:00", freq="h", tz="UTC")
+    )
+    assert "month" not in queries(server)[0]
+
+
+def test_old_window_is_backfilled_month_by_month(server):
+    def by_month(request: Request) -> Response:
+        name = f"alpha_vantage_intraday_60min_{request.args['month']}.json"
+        return Response((FIXTURES / name).read_text(), content_type="application/json")
+
+    server.expect_request("/query").respond_with_handler(by_month)
+
+    # 960 h back from 2024-03-12 20:00 UTC starts at 2024-02-01 21:00 UTC (16:00 EST).
+    bars = make_dataset(server, backfill_hours=960).fetch("AAPL")
+
+    assert_bars_contract(bars)
+    assert [query.get("month") for query in queries(server)] == ["2024-02", "2024-03"]
+    assert all(query["apikey"] == KEY for query in queries(server))
+    days = sorted({str(day) for day in bars["timestamp"].dt.date})
+    # 2024-02-01's session ends at 20:00 UTC, before the window: trimmed.
+    assert days == [
+        "2024-02-02",
+        "2024-02-29",
+        "2024-03-01",
+        "2024-03-08",
+        "2024-03-11",
+        "2024-03-12",
+    ]
+    assert len(bars) == 6 * 7
+
+
+@pytest.mark.parametrize(
+    ("backfill_days", "months"),
+    [(24, [None]), (26, ["2024-02", "2024-03"])],
+)
+def test_trailing_call_only_when_window_is_recent(server, backfill_days, months):
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    make_dataset(server, backfill_hours=24 * backfill_days).fetch("AAPL")
+
+    assert [query.get("month") for query in queries(server)] == months
+
+
+@pytest.mark.parametrize("refusal", ["alpha_vantage_note.json", "alpha_vantage_information.json"])
+def test_rate_limit_payload_is_retried_until_it_clears(server, refusal):
+    server.expect_oneshot_request("/query").respond_with_json(payload(refusal))
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    bars = make_dataset(server).fetch("AAPL")
+
+    assert len(bars) == 21
+    assert len(server.log) == 2
+
+
+@pytest.mark.parametrize(
+    ("refusal", "key"),
+    [("alpha_vantage_note.json", "Note"), ("alpha_vantage_information.json", "Information")],
+)
+def test_persistent_rate_limit_payload_raises_rate_limit_error(server, refusal, key):
+    server.expect_request("/query").respond_with_json(payload(refusal))
+
+    with pytest.raises(RateLimitError) as raised:
+        make_dataset(server).fetch("AAPL")
+
+    message = str(raised.value)
+    assert message.startswith("alpha_vantage AAPL: gave up after 3 attempts: rate limited")
+    assert f"({key}:" in message
+    assert len(server.log) == 3
+
+
+def test_error_message_payload_fails_at_once_without_retry(server):
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_error_message.json"))
+
+    with pytest.raises(ProviderError, match="alpha_vantage AAPL: rejected: Invalid API call") as e:
+        make_dataset(server).fetch("AAPL")
+
+    assert not isinstance(e.value, RateLimitError)
+    assert len(server.log) == 1
+
+
+def test_persistent_5xx_gives_up_naming_provider_and_symbol(server):
+    server.expect_request("/query").respond_with_data("Service Unavailable", status=503)
+
+    with pytest.raises(ProviderError) as raised:
+        make_dataset(server).fetch("AAPL")
+
+    assert not isinstance(raised.value, RateLimitError)
+    assert str(raised.value) == (
+        "alpha_vantage AAPL: gave up after 3 attempts: HTTP 503: Service Unavailable"
+    )
+    assert len(server.log) == 3
+
+
+def test_5xx_then_success_recovers(server):
+    server.expect_oneshot_request("/query").respond_with_data("Bad Gateway", status=502)
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    assert len(make_dataset(server).fetch("AAPL")) == 21
+    assert len(server.log) == 2
+
+
+def test_timeout_is_retried_then_reported(server):
+    release = threading.Event()
+
+    def stall(request: Request) -> Response:
+        release.wait(5)
+        return Response("{}", content_type="application/json")
+
+    server.expect_request("/query").respond_with_handler(stall)
+    dataset = make_dataset(server, retry={**RETRY, "timeout": 0.2})
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderError, match=r"gave up after 3 attempts: timed out after 0.2s"):
+            dataset.fetch("AAPL")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2
+    deadline = time.monotonic() + 2  # let the single-threaded server drain the stale requests
+    while len(server.log) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(server.log) == 3
+
+
+def test_malformed_json_fails_without_retry(server):
+    server.expect_request("/query").respond_with_data(
+        '{"Meta Data": {"1. Information": "Intraday', content_type="application/json"
+    )
+
+    with pytest.raises(ProviderError, match=r"alpha_vantage AAPL: malformed JSON \(HTTP 200\)"):
+        make_dataset(server).fetch("AAPL")
+    assert len(server.log) == 1
+
+
+def test_empty_series_gives_empty_contract_frame(server):
+    server.expect_request("/query").respond_with_json(
+        payload("alpha_vantage_intraday_60min_empty.json")
+    )
+
+    bars = make_dataset(server).fetch("AAPL")
+
+    assert bars.empty
+    assert_bars_contract(bars)
+
+
+def test_missing_key_fails_at_construction(server, monkeypatch):
+    monkeypatch.delenv("ALPHAVANTAGE_API_KEY", raising=False)
+
+    with pytest.raises(MissingCredentialsError) as raised:
+        AlphaVantageDataset(base_url=server.url_for("/"), retry=RETRY)
+
+    assert "ALPHAVANTAGE_API_KEY" in str(raised.value)
+    assert "credentials.yml" in str(raised.value)
+    assert len(server.log) == 0
+
+
+def test_key_from_environment_is_used(server, monkeypatch):
+    monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "ENV-KEY")
+    server.expect_request("/query").respond_with_json(payload("alpha_vantage_intraday_60min.json"))
+
+    AlphaVantageDataset(base_url=server.url_for("/"), retry=RETRY, clock=lambda: NOW).fetch("AAPL")
+
+    assert queries(server)[0]["apikey"] == "ENV-KEY"
+
+
+def _exception_texts(error: BaseException) -> list[str]:
+    """str and repr of an exception and of everything chained to it."""
+    texts, seen, pending = [], set(), [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), *map(str, current.args)]
+        pending += [current.__cause__, current.__context__]
+    return texts
+
+
+def _echo_url(status: int):
+    """An error page quoting the request URL, padded so the key straddles the 200-char cut."""
+
+    def handler(request: Request) -> Response:
+        padding = "x" * (194 - request.url.index(request.args["apikey"]))
+        return Response(padding + request.url, status=status, content_type="text/html")
+
+    return handler
+
+
+def test_api_key_never_leaks_into_errors_logs_or_repr(server, monkeypatch, caplog):
+    monkeypatch.delenv("ALPHAVANTAGE_API_KEY", raising=False)
+    caplog.set_level(logging.DEBUG)
+    information = json.dumps(payload("alpha_vantage_information.json"))
+
+    def information_quoting_key(request: Request) -> Response:
+        body = information.replace("__APIKEY__", request.args["apikey"])
+        return Response(body, content_type="application/json")
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    server.expect_request("/5xx/query").respond_with_handler(_echo_url(500))
+    server.expect_request("/json/query").respond_with_handler(_echo_url(200))
+    server.expect_request("/limit/query").respond_with_handler(information_quoting_key)
+    bases = [server.url_for("/5xx"), server.url_for("/json"), server.url_for("/limit")]
+    bases.append(f"http://127.0.0.1:{closed_port}")
+
+    errors, datasets = [], []
+    for base_url in bases:
+        dataset = make_dataset(server, base_url=base_url)
+        datasets.append(dataset)
+        with pytest.raises(ProviderError) as raised:
+            dataset.fetch("AAPL")
+        errors.append(raised.value)
+
+    assert [type(error) for error in errors] == [
+        ProviderError,
+        ProviderError,
+        RateLimitError,
+        ProviderError,
+    ]
+    assert "request failed: ConnectionError" in str(errors[-1])
+    assert sum(KEY in request.url for request, _ in server.log) == 3 + 1 + 3  # key was sent
+    fragments = {KEY[i : i + 6] for i in range(len(KEY) - 5)}
+    for error in errors:
+        for text in _exception_texts(error):
+            assert not any(fragment in text for fragment in fragments), text
+    # werkzeug is the fake provider's own access log (server side), not our client.
+    client_records = [r for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert any("GET /5xx/query" in r.getMessage() for r in client_records)  # urllib3 DEBUG on
+    for record in client_records:
+        assert KEY not in record.getMessage(), record.name
+    for dataset in datasets:
+        assert KEY not in repr(dataset)
+        assert KEY not in str(dataset._describe())
+        assert KEY not in repr(dataset.client)

@@ -1,0 +1,189 @@
+"""BinanceDataset against a replayed Binance /api/v3/klines."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from werkzeug import Request, Response
+
+from rps_kedro.datasets import BinanceDataset, ProviderError, RateLimitError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
+RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
+NOW = pd.Timestamp("2024-04-01 00:30", tz="UTC")  # last complete bar: 2024-03-31 23:00 UTC
+PATH = "/api/v3/klines"
+COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+VALUES = ["open", "high", "low", "close", "volume"]
+
+
+def payload(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def millis(text: str) -> str:
+    return str(int(utc(text).timestamp() * 1000))
+
+
+def make_dataset(server, **kwargs) -> BinanceDataset:
+    options = {
+        "base_url": server.url_for("/"),
+        "retry": RETRY,
+        "clock": lambda: NOW,
+        "backfill_hours": 8,
+        **kwargs,
+    }
+    return BinanceDataset(**options)
+
+
+def assert_bars_contract(bars: pd.DataFrame) -> None:
+    assert list(bars.columns) == COLUMNS
+    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
+    assert bars["symbol"].dtype == object
+    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
+    assert bars["timestamp"].is_monotonic_increasing
+    assert not bars.duplicated(["symbol", "timestamp"]).any()
+
+
+def queries(server) -> list[dict[str, str]]:
+    return [dict(request.args) for request, _ in server.log]
+
+
+@pytest.fixture
+def server(httpserver_ipv4):
+    return httpserver_ipv4
+
+
+def test_pages_forwards_with_start_time(server):
+    pages = {
+        millis("2024-03-31 16:00"): payload("binance_klines_page1.json"),
+        millis("2024-03-31 21:00"): payload("binance_klines_page2.json"),
+    }
+
+    def klines(request: Request) -> Response:
+        return Response(json.dumps(pages[request.args["startTime"]]), mimetype="application/json")
+
+    server.expect_request(PATH).respond_with_handler(klines)
+
+    # Window 16:00..23:00 (8 bars) with pages of 5: a full page, then a short one ends it.
+    bars = make_dataset(server, page_limit=5).fetch("BTC-USDT")
+
+    assert_bars_contract(bars)
+    assert bars["timestamp"].tolist() == list(
+        pd.date_range(utc("2024-03-31 16:00"), utc("2024-03-31 23:00"), freq="h")
+    )
+    assert (bars["symbol"] == "BTC-USDT").all()
+    kline = payload("binance_klines_page1.json")[0]
+    assert bars.iloc[0][VALUES].tolist() == [float(value) for value in kline[1:6]]
+    common = {"symbol": "BTCUSDT", "interval": "1h", "endTime": millis("2024-03-31 23:00")}
+    assert queries(server) == [
+        {**common, "startTime": millis("2024-03-31 16:00"), "limit": "5"},
+        {**common, "startTime": millis("2024-03-31 21:00"), "limit": "5"},
+    ]
+
+
+def test_invalid_symbol_http_400_fails_at_once(server):
+    server.expect_request(PATH).respond_with_json(
+        payload("binance_error_invalid_symbol.json"), status=400
+    )
+
+    with pytest.raises(ProviderError) as raised:
+        make_dataset(server).fetch("FOO-BAR")
+
+    assert not isinstance(raised.value, RateLimitError)
+    assert str(raised.value) == "binance FOO-BAR: error -1121: Invalid symbol."
+    assert (raised.value.provider, raised.value.symbol) == ("binance", "FOO-BAR")
+    assert len(server.log) == 1
+
+
+def test_http_429_with_retry_after_then_success(server):
+    server.expect_oneshot_request(PATH).respond_with_json(
+        payload("binance_error_429.json"), status=429, headers={"Retry-After": "60"}
+    )
+    server.expect_request(PATH).respond_with_json(payload("binance_klines_page1.json"))
+
+    started = time.monotonic()
+    bars = make_dataset(server).fetch("BTC-USDT")
+
+    assert len(bars) == 5
+    assert len(server.log) == 2
+    assert queries(server)[0] == queries(server)[1]
+    assert time.monotonic() - started < 1  # Retry-After capped at max_delay (0.05 s)
+
+
+def test_persistent_http_418_raises_rate_limit_error(server):
+    server.expect_request(PATH).respond_with_json(
+        payload("binance_error_418.json"), status=418, headers={"Retry-After": "120"}
+    )
+
+    started = time.monotonic()
+    with pytest.raises(RateLimitError) as raised:
+        make_dataset(server).fetch("BTC-USDT")
+
+    message = str(raised.value)
+    assert message.startswith("binance BTC-USDT: gave up after 3 attempts: HTTP 418: ")
+    assert "IP banned until" in message
+    assert len(server.log) == 3
+    assert time.monotonic() - started < 1
+
+
+def test_persistent_5xx_gives_up_naming_provider_and_symbol(server):
+    server.expect_request(PATH).respond_with_data("Internal Server Error", status=500)
+
+    with pytest.raises(ProviderError) as raised:
+        make_dataset(server).fetch("BTC-USDT")
+
+    assert not isinstance(raised.value, RateLimitError)
+    assert str(raised.value) == (
+        "binance BTC-USDT: gave up after 3 attempts: HTTP 500: Internal Server Error"
+    )
+    assert len(server.log) == 3
+
+
+def test_timeout_is_retried_then_reported(server):
+    release = threading.Event()
+
+    def stall(request: Request) -> Response:
+        release.wait(5)
+        return Response("[]", mimetype="application/json")
+
+    server.expect_request(PATH).respond_with_handler(stall)
+    dataset = make_dataset(server, retry={**RETRY, "timeout": 0.2})
+    try:
+        with pytest.raises(ProviderError, match=r"binance BTC-USDT: .*timed out after 0.2s"):
+            dataset.fetch("BTC-USDT")
+    finally:
+        release.set()
+    deadline = time.monotonic() + 2  # let the single-threaded server drain the stale requests
+    while len(server.log) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(server.log) == 3
+
+
+def test_malformed_json_fails_without_retry(server):
+    server.expect_request(PATH).respond_with_data(
+        '[[1711900800000,"65000.0","65050.5"', mimetype="application/json"
+    )
+
+    with pytest.raises(ProviderError, match="binance BTC-USDT: malformed JSON"):
+        make_dataset(server).fetch("BTC-USDT")
+    assert len(server.log) == 1
+
+
+def test_empty_klines_give_empty_contract_frame(server):
+    server.expect_request(PATH).respond_with_json(payload("binance_klines_empty.json"))
+
+    bars = make_dataset(server).fetch("BTC-USDT")
+
+    assert bars.empty
+    assert_bars_contract(bars)
+    assert len(server.log) == 1

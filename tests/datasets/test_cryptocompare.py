@@ -1,0 +1,237 @@
+"""CryptoCompareDataset against a replayed CryptoCompare data/v2/histohour."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from werkzeug import Request, Response
+
+from rps_kedro.datasets import CryptoCompareDataset, ProviderError, RateLimitError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
+RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
+NOW = pd.Timestamp("2024-04-01 00:30", tz="UTC")  # last complete bar: 2024-03-31 23:00 UTC
+PATH = "/data/v2/histohour"
+COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+VALUES = ["open", "high", "low", "close", "volume"]
+
+
+def payload(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def epoch(text: str) -> str:
+    return str(int(utc(text).timestamp()))
+
+
+def make_dataset(server, **kwargs) -> CryptoCompareDataset:
+    options = {
+        "base_url": server.url_for("/"),
+        "retry": RETRY,
+        "clock": lambda: NOW,
+        "backfill_hours": 6,
+        **kwargs,
+    }
+    return CryptoCompareDataset(**options)
+
+
+def assert_bars_contract(bars: pd.DataFrame) -> None:
+    assert list(bars.columns) == COLUMNS
+    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
+    assert bars["symbol"].dtype == object
+    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
+    assert bars["timestamp"].is_monotonic_increasing
+    assert not bars.duplicated(["symbol", "timestamp"]).any()
+
+
+def queries(server) -> list[dict[str, str]]:
+    return [dict(request.args) for request, _ in server.log]
+
+
+@pytest.fixture
+def server(httpserver_ipv4):
+    return httpserver_ipv4
+
+
+def test_pages_backwards_with_to_ts(server):
+    page1, page2 = (
+        payload("cryptocompare_histohour_page1.json"),
+        payload("cryptocompare_histohour_page2.json"),
+    )
+    by_to_ts = {epoch("2024-03-31 23:00"): page1, epoch("2024-03-31 17:00"): page2}
+
+    def histohour(request: Request) -> Response:
+        return Response(json.dumps(by_to_ts[request.args["toTs"]]), mimetype="application/json")
+
+    server.expect_request(PATH).respond_with_handler(histohour)
+
+    # Window 14:00..23:00 (10 bars) with pages of limit 5 => 6 rows, then the 4 older rows.
+    bars = make_dataset(server, backfill_hours=10, page_limit=5).fetch("BTC-USD")
+
+    assert_bars_contract(bars)
+    assert bars["timestamp"].tolist() == list(
+        pd.date_range(utc("2024-03-31 14:00"), utc("2024-03-31 23:00"), freq="h")
+    )
+    assert (bars["symbol"] == "BTC-USD").all()
+    first_row = page2["Data"]["Data"][0]
+    assert bars.iloc[0][VALUES].tolist() == [
+        first_row["open"],
+        first_row["high"],
+        first_row["low"],
+        first_row["close"],
+        first_row["volumefrom"],
+    ]
+    assert queries(server) == [
+        {"fsym": "BTC", "tsym": "USD", "limit": "5", "toTs": epoch("2024-03-31 23:00")},
+        {"fsym": "BTC", "tsym": "USD", "limit": "3", "toTs": epoch("2024-03-31 17:00")},
+    ]
+
+
+def test_zero_padded_rows_before_listing_are_dropped(server):
+    server.expect_request(
+        PATH,
+        query_string={
+            "fsym": "NEW",
+            "tsym": "USD",
+            "limit": "5",
+            "toTs": epoch("2024-03-31 23:00"),
+        },
+    ).respond_with_json(payload("cryptocompare_histohour_listing.json"))
+    server.expect_request(
+        PATH,
+        query_string={
+            "fsym": "NEW",
+            "tsym": "USD",
+            "limit": "1",
+            "toTs": epoch("2024-03-31 19:00"),
+        },
+    ).respond_with_json(payload("cryptocompare_histohour_prelisting.json"))
+
+    bars = make_dataset(server).fetch("NEW-USD")
+
+    assert_bars_contract(bars)
+    assert bars["timestamp"].tolist() == list(
+        pd.date_range(utc("2024-03-31 20:00"), utc("2024-03-31 23:00"), freq="h")
+    )
+    assert (bars[["open", "high", "low", "close"]] > 0).all().all()
+    assert len(server.log) == 2  # stops once a page holds nothing but padding
+
+
+def test_rate_limit_payload_is_retried_until_it_clears(server):
+    server.expect_oneshot_request(PATH).respond_with_json(payload("cryptocompare_rate_limit.json"))
+    server.expect_request(PATH).respond_with_json(payload("cryptocompare_histohour_page1.json"))
+
+    bars = make_dataset(server).fetch("BTC-USD")
+
+    assert len(bars) == 6
+    assert len(server.log) == 2
+    assert queries(server)[0] == queries(server)[1]  # the same page asked again
+
+
+def test_persistent_rate_limit_payload_raises_rate_limit_error(server):
+    server.expect_request(PATH).respond_with_json(payload("cryptocompare_rate_limit.json"))
+
+    with pytest.raises(RateLimitError) as raised:
+        make_dataset(server).fetch("BTC-USD")
+
+    assert str(raised.value) == (
+        "cryptocompare BTC-USD: gave up after 3 attempts: rate limited: "
+        "You are over your rate limit please upgrade your account!"
+    )
+    assert len(server.log) == 3
+
+
+def test_other_error_payload_fails_at_once(server):
+    server.expect_request(PATH).respond_with_json(payload("cryptocompare_error_market.json"))
+
+    with pytest.raises(ProviderError) as raised:
+        make_dataset(server).fetch("FOO-USD")
+
+    assert not isinstance(raised.value, RateLimitError)
+    assert str(raised.value) == (
+        "cryptocompare FOO-USD: rejected: CCCAGG market does not exist for this coin pair (FOO-USD)"
+    )
+    assert len(server.log) == 1
+
+
+def test_persistent_5xx_gives_up_naming_provider_and_symbol(server):
+    server.expect_request(PATH).respond_with_data("upstream error", status=502)
+
+    with pytest.raises(ProviderError) as raised:
+        make_dataset(server).fetch("BTC-USD")
+
+    assert not isinstance(raised.value, RateLimitError)
+    assert str(raised.value).startswith("cryptocompare BTC-USD: gave up after 3 attempts: HTTP 502")
+    assert len(server.log) == 3
+
+
+def test_http_429_with_retry_after_then_success(server):
+    server.expect_oneshot_request(PATH).respond_with_data(
+        "Too Many Requests", status=429, headers={"Retry-After": "30"}
+    )
+    server.expect_request(PATH).respond_with_json(payload("cryptocompare_histohour_page1.json"))
+
+    started = time.monotonic()
+    bars = make_dataset(server).fetch("BTC-USD")
+
+    assert len(bars) == 6
+    assert len(server.log) == 2
+    assert time.monotonic() - started < 1  # Retry-After capped at max_delay (0.05 s)
+
+
+def test_timeout_is_retried_then_reported(server):
+    release = threading.Event()
+
+    def stall(request: Request) -> Response:
+        release.wait(5)
+        return Response("{}", mimetype="application/json")
+
+    server.expect_request(PATH).respond_with_handler(stall)
+    dataset = make_dataset(server, retry={**RETRY, "timeout": 0.2})
+    try:
+        with pytest.raises(ProviderError, match=r"cryptocompare BTC-USD: .*timed out after 0.2s"):
+            dataset.fetch("BTC-USD")
+    finally:
+        release.set()
+    deadline = time.monotonic() + 2  # let the single-threaded server drain the stale requests
+    while len(server.log) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(server.log) == 3
+
+
+def test_malformed_json_fails_without_retry(server):
+    server.expect_request(PATH).respond_with_data(
+        '{"Response":"Success","Data":{"Data":[{"time":1711918800,', mimetype="application/json"
+    )
+
+    with pytest.raises(ProviderError, match="cryptocompare BTC-USD: malformed JSON"):
+        make_dataset(server).fetch("BTC-USD")
+    assert len(server.log) == 1
+
+
+def test_empty_series_gives_empty_contract_frame(server):
+    server.expect_request(PATH).respond_with_json(payload("cryptocompare_histohour_empty.json"))
+
+    bars = make_dataset(server).fetch("BTC-USD")
+
+    assert bars.empty
+    assert_bars_contract(bars)
+    assert len(server.log) == 1
+
+
+def test_since_at_last_complete_bar_makes_no_request(server):
+    bars = make_dataset(server).fetch("BTC-USD", since=utc("2024-03-31 23:00"))
+
+    assert bars.empty
+    assert_bars_contract(bars)
+    assert len(server.log) == 0
