@@ -16,7 +16,9 @@ def _snapshots(project):
 
 
 def test_kedro_run_ingests_then_updates_incrementally(project):
-    first = kedro_run(project, "--params", "simulator_end=2025-06-01 00:00")
+    first = kedro_run(
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-01 00:00"
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     [snapshot] = _snapshots(project)
     bars = pd.read_parquet(snapshot)
@@ -26,7 +28,9 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     history = pd.read_parquet(project / "data/03_primary/bars.parquet")
     assert len(history) == len(bars)
 
-    second = kedro_run(project, "--params", "simulator_end=2025-06-02 00:00")
+    second = kedro_run(
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-02 00:00"
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert len(_snapshots(project)) == 2
     update = pd.read_parquet(_snapshots(project)[-1])
@@ -38,7 +42,9 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
 
 
 def test_corrupted_snapshot_stops_the_run_and_loses_nothing(project):
-    clean = kedro_run(project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-01 00:00")
+    clean = kedro_run(
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-01 00:00"
+    )
     assert clean.returncode == 0, clean.stderr[-3000:]
     primary = project / "data/03_primary/bars.parquet"
     before = primary.read_bytes()
@@ -57,7 +63,9 @@ def test_corrupted_snapshot_stops_the_run_and_loses_nothing(project):
     output = failed.stdout + failed.stderr
     assert "DataQualityError" in output and "low > 0" in output
     assert primary.read_bytes() == before, "the last good primary bars are untouched"
-    results = sorted((project / "data/08_reporting/validation/validation_result.json").glob("*/*.json"))
+    results = sorted(
+        (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+    )
     assert len(results) == 2, "the failed run's result is saved too"
     assert json.loads(results[-1].read_text())["failed"] == ["low > 0"]
     assert len(_snapshots(project)) == 2, "the raw snapshot of the failed run is kept"

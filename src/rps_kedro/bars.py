@@ -22,7 +22,7 @@ def empty_bars() -> pd.DataFrame:
     return frame
 
 
-def conform_bars(frame: pd.DataFrame) -> pd.DataFrame:
+def conform_bars(frame: pd.DataFrame, naive_is_utc: bool = False) -> pd.DataFrame:
     """Cast a frame to the bars contract, sorted by (symbol, timestamp)."""
     missing = [column for column in BAR_COLUMNS if column not in frame.columns]
     if missing:
@@ -31,7 +31,9 @@ def conform_bars(frame: pd.DataFrame) -> pd.DataFrame:
     bars["symbol"] = bars["symbol"].astype(str).astype("object")
     timestamps = pd.to_datetime(bars["timestamp"])
     if timestamps.dt.tz is None:
-        raise ValueError("bars timestamps must be timezone-aware")
+        if not naive_is_utc:
+            raise ValueError("bars timestamps must be timezone-aware")
+        timestamps = timestamps.dt.tz_localize("UTC")
     bars["timestamp"] = timestamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     bars[VALUE_COLUMNS] = bars[VALUE_COLUMNS].astype("float64")
     return bars.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
@@ -48,3 +50,13 @@ def merge_bars(history: pd.DataFrame, update: pd.DataFrame) -> pd.DataFrame:
     combined = pd.concat(parts, ignore_index=True)
     deduplicated = combined.drop_duplicates(subset=KEY_COLUMNS, keep="last")
     return deduplicated.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+
+
+def as_model_input(bars: pd.DataFrame) -> pd.DataFrame:
+    """Bars with naive UTC timestamps: MLflow model signatures only accept naive datetimes."""
+    return bars.assign(timestamp=pd.to_datetime(bars["timestamp"], utc=True).dt.tz_convert(None))
+
+
+def from_model_input(bars: pd.DataFrame) -> pd.DataFrame:
+    """Bars given to the model (naive or aware timestamps, naive meaning UTC) as the contract."""
+    return conform_bars(bars, naive_is_utc=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -32,6 +33,16 @@ class MarketCalendar:
         if self.is_crypto(symbol):
             return hours
         return hours[self.in_session(hours)]
+
+    def next_bar_starts(self, symbols: pd.Series, timestamps: pd.Series) -> pd.Series:
+        """Start of the bar after each (symbol, bar start): the next hour, or the next session hour."""
+        upcoming = pd.DatetimeIndex(timestamps) + pd.Timedelta(hours=1)
+        crypto = symbols.map(self.is_crypto).to_numpy(dtype=bool)
+        pending = ~crypto & ~np.asarray(self.in_session(upcoming))
+        while pending.any():
+            upcoming = upcoming.where(~pending, upcoming + pd.Timedelta(hours=1))
+            pending &= ~np.asarray(self.in_session(upcoming))
+        return pd.Series(upcoming, index=timestamps.index)
 
     def in_session(self, timestamps: pd.DatetimeIndex) -> pd.Index:
         """Mask of UTC hour starts that fall inside the stock exchange's weekday session."""

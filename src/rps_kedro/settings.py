@@ -2,6 +2,10 @@
 
 from omegaconf.resolvers import oc
 
+from rps_kedro.hooks import ModelInputExampleHook, ModelPromotionHook
+
+HOOKS = (ModelInputExampleHook(), ModelPromotionHook())
+
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

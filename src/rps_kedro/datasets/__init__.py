@@ -5,6 +5,7 @@ from rps_kedro.datasets.alpha_vantage import AlphaVantageDataset
 from rps_kedro.datasets.bars_parquet import BarsParquetDataset
 from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
+from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
 from rps_kedro.datasets.replay import ReplayMarketDataset
 from rps_kedro.datasets.router import MarketRouterDataset
@@ -14,6 +15,7 @@ __all__ = [
     "AlphaVantageDataset",
     "BarsParquetDataset",
     "BinanceDataset",
+    "ChampionModelDataset",
     "CryptoCompareDataset",
     "MarketSourceDataset",
     "MarketRouterDataset",

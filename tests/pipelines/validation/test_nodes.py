@@ -146,4 +146,7 @@ def test_a_return_spike_is_a_warning_not_a_failure(simulated_bars, params):
     assert result["success"]
     assert any("rolling std" in warning for warning in result["warnings"])
     spike_record = next(r for r in result["expectations"] if "rolling std" in r["check"])
-    assert any(example["timestamp"] == str(bars.loc[spike, "timestamp"]) for example in spike_record["examples"])
+    assert any(
+        example["timestamp"] == str(bars.loc[spike, "timestamp"])
+        for example in spike_record["examples"]
+    )

@@ -83,9 +83,7 @@ def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
         gxe.ExpectColumnValuesToBeInSet(
             column="seconds_past_hour", value_set=[0.0], description="timestamps on the hour"
         ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="volume", min_value=0, description="volume >= 0"
-        ),
+        gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0, description="volume >= 0"),
         gxe.ExpectColumnValuesToBeBetween(
             column="return_spike_score",
             max_value=params["spike_max_std"],

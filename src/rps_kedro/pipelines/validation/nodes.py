@@ -83,7 +83,8 @@ def enforce_quality_gate(bars: pd.DataFrame, validation_result: dict[str, Any]) 
         ]
         raise DataQualityError(
             f"Data quality gate failed: {len(failures)} expectation(s) not met on "
-            f"{validation_result['rows']} bars; primary bars left unchanged.\n" + "\n".join(failures)
+            f"{validation_result['rows']} bars; primary bars left unchanged.\n"
+            + "\n".join(failures)
         )
     return conform_bars(bars)
 
@@ -100,13 +101,19 @@ def render_validation_report(validation_result: dict[str, Any]) -> str:
             severity=r["severity"],
             ok="yes" if r["success"] else "NO",
             observed=html.escape(
-                str(r["unexpected_count"] if r["unexpected_count"] is not None else r["observed_value"])
+                str(
+                    r["unexpected_count"]
+                    if r["unexpected_count"] is not None
+                    else r["observed_value"]
+                )
             ),
             examples=html.escape(json.dumps(r["examples"][:3])),
         )
         for r in validation_result["expectations"]
     )
-    summary = pd.DataFrame(validation_result["symbol_summary"]).to_html(index=False, float_format="%.4f")
+    summary = pd.DataFrame(validation_result["symbol_summary"]).to_html(
+        index=False, float_format="%.4f"
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Bars validation: {status}</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:4px 8px;border-bottom:1px solid #ddd}}

@@ -1,0 +1,239 @@
+"""Feature engineering shared by training and serving: bars in, features or targets out.
+
+Every feature of a bar uses that symbol's bars up to and including it, and only the last
+`required_lookback(params)` of them: computed on the recent bars of one symbol it equals the
+value computed on the full history. Windows and lags count bars of the symbol (an hour for
+crypto pairs, a session hour for stocks). Exponential averages (RSI, ATR, MACD) are truncated
+where the weight they leave out falls below `exponential_tail_weight`, so they too depend on a
+fixed window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rps_kedro.bars import KEY_COLUMNS, empty_bars
+from rps_kedro.pipelines.features.indicators import (
+    cyclical,
+    garman_klass_volatility,
+    log_returns,
+    moving_average_convergence_divergence,
+    parkinson_volatility,
+    relative_strength_index,
+    true_range,
+    zscore,
+)
+from rps_kedro.pipelines.features.per_symbol import (
+    SymbolRows,
+    exponential_weights,
+    rolling_statistic,
+    shift,
+    symbol_rows,
+    weighted_mean,
+)
+
+ROLLING_STATISTICS = ("mean", "std", "min", "max")
+HOURS_PER_DAY = 24
+DAYS_PER_WEEK = 7
+TARGET_COLUMNS = ["target_log_return", "target_volatility"]
+
+Columns = dict[str, np.ndarray]
+
+
+def sort_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """Bars sorted by (symbol, timestamp) with a range index; no copy when they already are."""
+    rows = symbol_rows(bars["symbol"].to_numpy())
+    timestamps = bars["timestamp"].to_numpy(dtype="datetime64[ns]")
+    rising_in_symbol = np.diff(timestamps)[rows.position[1:] > 0] > np.timedelta64(0)
+    already_sorted = bars["symbol"].is_monotonic_increasing and rising_in_symbol.all()
+    if already_sorted and bars.index.equals(pd.RangeIndex(len(bars))):
+        return bars
+    return bars.sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
+
+
+def _arrays(bars: pd.DataFrame, columns: str) -> tuple[np.ndarray, ...]:
+    """The space-separated bar columns as float64 arrays."""
+    return tuple(bars[column].to_numpy(dtype="float64") for column in columns.split())
+
+
+def ema_weights(span: int, tail_weight: float) -> np.ndarray:
+    """Weights of an exponential moving average of the given span (alpha = 2 / (span + 1))."""
+    return exponential_weights(2 / (span + 1), tail_weight)
+
+
+def wilder_weights(period: int, tail_weight: float) -> np.ndarray:
+    """Weights of Wilder's smoothing over the given period (alpha = 1 / period)."""
+    return exponential_weights(1 / period, tail_weight)
+
+
+def _lagged_returns(returns: np.ndarray, rows: SymbolRows, lags: list[int]) -> Columns:
+    """Log return of the bar `lag` bars back."""
+    return {f"log_return_lag_{lag}": shift(returns, rows, lag) for lag in lags}
+
+
+def _return_statistics(returns: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
+    """Mean, std, min and max of the log returns over each trailing window."""
+    return {
+        f"return_{statistic}_{window}": rolling_statistic(returns, rows, window, statistic)
+        for window in windows
+        for statistic in ROLLING_STATISTICS
+    }
+
+
+def _price_statistics(close: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
+    """Mean, std, min and max of the close over each trailing window, over the current close."""
+    return {
+        f"close_{statistic}_ratio_{window}": rolling_statistic(close, rows, window, statistic)
+        / close
+        for window in windows
+        for statistic in ROLLING_STATISTICS
+    }
+
+
+def _moving_average_ratios(
+    close: np.ndarray, rows: SymbolRows, pairs: list[dict[str, int]]
+) -> Columns:
+    """Fast over slow simple moving average of the close, per (fast, slow) pair."""
+    return {
+        f"sma_ratio_{pair['fast']}_{pair['slow']}": (
+            rolling_statistic(close, rows, pair["fast"], "mean")
+            / rolling_statistic(close, rows, pair["slow"], "mean")
+        )
+        for pair in pairs
+    }
+
+
+def _momentum(close: np.ndarray, rows: SymbolRows, params: dict[str, Any]) -> Columns:
+    """RSI and MACD (line, signal, histogram; MACD over the close so it is scale-free)."""
+    tail_weight = params["exponential_tail_weight"]
+    macd = params["macd"]
+    line, signal = moving_average_convergence_divergence(
+        close,
+        rows,
+        ema_weights(macd["fast_span"], tail_weight),
+        ema_weights(macd["slow_span"], tail_weight),
+        ema_weights(macd["signal_span"], tail_weight),
+    )
+    rsi_period = params["rsi_period"]
+    return {
+        f"rsi_{rsi_period}": relative_strength_index(
+            close, rows, wilder_weights(rsi_period, tail_weight)
+        ),
+        "macd_line": line,
+        "macd_signal": signal,
+        "macd_histogram": line - signal,
+    }
+
+
+def _ranges(bars: pd.DataFrame, rows: SymbolRows, params: dict[str, Any]) -> Columns:
+    """High-low range and Wilder's average true range, both over the close."""
+    high, low, close = _arrays(bars, "high low close")
+    atr_period = params["atr_period"]
+    weights = wilder_weights(atr_period, params["exponential_tail_weight"])
+    return {
+        "range_ratio": (high - low) / close,
+        f"atr_ratio_{atr_period}": weighted_mean(true_range(high, low, close, rows), rows, weights)
+        / close,
+    }
+
+
+def _volatilities(bars: pd.DataFrame, rows: SymbolRows, windows: list[int]) -> Columns:
+    """Garman-Klass and Parkinson volatility of each bar and over each trailing window."""
+    open_, high, low, close = _arrays(bars, "open high low close")
+    per_bar = {
+        "garman_klass_volatility": garman_klass_volatility(open_, high, low, close),
+        "parkinson_volatility": parkinson_volatility(high, low),
+    }
+    windowed = {
+        f"{name}_{window}": np.sqrt(rolling_statistic(volatility**2, rows, window, "mean"))
+        for name, volatility in per_bar.items()
+        for window in windows
+    }
+    return per_bar | windowed
+
+
+def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
+    """Standard score of log(1 + volume) within each trailing window."""
+    log_volume = np.log1p(volume)
+    return {
+        f"volume_zscore_{window}": zscore(
+            log_volume,
+            rolling_statistic(log_volume, rows, window, "mean"),
+            rolling_statistic(log_volume, rows, window, "std"),
+        )
+        for window in windows
+    }
+
+
+def _calendar(timestamps: pd.Series) -> Columns:
+    """Hour of day and day of week (UTC) as points on a circle."""
+    hour_sin, hour_cos = cyclical(timestamps.dt.hour.to_numpy(), HOURS_PER_DAY)
+    day_sin, day_cos = cyclical(timestamps.dt.dayofweek.to_numpy(), DAYS_PER_WEEK)
+    return {
+        "hour_sin": hour_sin,
+        "hour_cos": hour_cos,
+        "day_of_week_sin": day_sin,
+        "day_of_week_cos": day_cos,
+    }
+
+
+def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """One row per bar: symbol, timestamp and every float64 feature, NaN until its lookback is met."""
+    bars = sort_bars(bars)
+    rows = symbol_rows(bars["symbol"].to_numpy())
+    close, volume = _arrays(bars, "close volume")
+    returns = log_returns(close, rows)
+    windows = params["rolling_windows"]
+    features = {
+        "log_return": returns,
+        **_lagged_returns(returns, rows, params["return_lags"]),
+        **_return_statistics(returns, rows, windows),
+        **_price_statistics(close, rows, windows),
+        **_moving_average_ratios(close, rows, params["moving_average_pairs"]),
+        **_momentum(close, rows, params),
+        **_ranges(bars, rows, params),
+        **_volatilities(bars, rows, windows),
+        **_volume_zscores(volume, rows, windows),
+        **_calendar(bars["timestamp"]),
+    }
+    return pd.DataFrame({column: bars[column] for column in KEY_COLUMNS} | features)
+
+
+def feature_columns(params: dict[str, Any]) -> list[str]:
+    """Names of the model's feature columns, in compute_features' order (close is not one)."""
+    return list(compute_features(empty_bars(), params).columns.drop(KEY_COLUMNS))
+
+
+def required_lookback(params: dict[str, Any]) -> int:
+    """Bars of a symbol, the current one included, that define every feature of the current bar."""
+    tail_weight = params["exponential_tail_weight"]
+    macd = params["macd"]
+    macd_length = max(
+        len(ema_weights(macd["fast_span"], tail_weight)),
+        len(ema_weights(macd["slow_span"], tail_weight)),
+    )
+    bars_before = [
+        max(params["return_lags"]) + 1,  # a lagged return also needs the close before it
+        *params["rolling_windows"],  # a window of returns needs the close before it
+        max(pair["slow"] for pair in params["moving_average_pairs"]) - 1,
+        len(wilder_weights(params["rsi_period"], tail_weight)),  # price changes need one more
+        len(wilder_weights(params["atr_period"], tail_weight)),  # true range needs one more
+        macd_length - 1 + len(ema_weights(macd["signal_span"], tail_weight)) - 1,  # signal of line
+    ]
+    return max(bars_before) + 1
+
+
+def compute_targets(bars: pd.DataFrame) -> pd.DataFrame:
+    """Next-bar log return and Garman-Klass volatility per bar; NaN on each symbol's last bar."""
+    bars = sort_bars(bars)
+    rows = symbol_rows(bars["symbol"].to_numpy())
+    open_, high, low, close = _arrays(bars, "open high low close")
+    volatility = garman_klass_volatility(open_, high, low, close)
+    targets = {
+        "target_log_return": np.log(shift(close, rows, -1) / close),
+        "target_volatility": shift(volatility, rows, -1),
+    }
+    return pd.DataFrame({column: bars[column] for column in KEY_COLUMNS} | targets)

@@ -1,0 +1,82 @@
+"""Features nodes: bars -> model_input (features, close, targets) and an HTML data profile."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+
+from rps_kedro.bars import KEY_COLUMNS
+from rps_kedro.pipelines.features.engineering import (
+    TARGET_COLUMNS,
+    compute_features,
+    compute_targets,
+    required_lookback,
+    sort_bars,
+)
+from rps_kedro.pipelines.features.per_symbol import symbol_rows
+
+PROFILING_DISABLED_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>model_input profile: disabled</title></head>
+<body><h1>Data profiling is disabled</h1>
+<p>Set <code>data_profile.enabled: true</code> in <code>conf/base/parameters_features.yml</code>,
+or run <code>kedro run --params data_profile.enabled=true</code>, to profile model_input.</p>
+</body></html>
+"""
+
+
+def build_model_input(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Features, close and targets per (symbol, timestamp), for bars with full lookback and target."""
+    bars = sort_bars(bars)
+    model_input = compute_features(bars, params)
+    model_input.insert(len(KEY_COLUMNS), "close", bars["close"].astype("float64"))
+    targets = compute_targets(bars)
+    model_input[TARGET_COLUMNS] = targets[TARGET_COLUMNS]
+    full_lookback = symbol_rows(bars["symbol"].to_numpy()).position >= required_lookback(params) - 1
+    has_target = targets[TARGET_COLUMNS].notna().all(axis=1).to_numpy()
+    complete = model_input.loc[full_lookback & has_target]
+    complete.index = pd.RangeIndex(len(complete))  # reset_index would copy every column again
+    return complete
+
+
+def sample_for_profile(model_input: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Random rows and columns of model_input within the profile's bounds, targets always kept."""
+    rng = np.random.default_rng(params["random_seed"])
+    others = [column for column in model_input.columns if column not in TARGET_COLUMNS]
+    picked = rng.choice(
+        len(others),
+        size=min(len(others), params["sample_columns"] - len(TARGET_COLUMNS)),
+        replace=False,
+    )
+    columns = [others[index] for index in sorted(picked)] + TARGET_COLUMNS
+    rows = rng.choice(
+        len(model_input), size=min(len(model_input), params["sample_rows"]), replace=False
+    )
+    return model_input.iloc[np.sort(rows)][columns].reset_index(drop=True)
+
+
+def profile_model_input(model_input: pd.DataFrame, params: dict[str, Any]) -> str:
+    """HTML ydata-profiling report of a bounded sample of model_input, or a page saying it is off."""
+    if not params["enabled"]:
+        return PROFILING_DISABLED_PAGE
+    # Imported here: ydata-profiling is slow to import and only this node needs it.
+    from ydata_profiling import ProfileReport  # noqa: PLC0415
+
+    # ydata-profiling reports each run over the network unless told not to (nodes do no I/O),
+    # and draws its column-summary progress bar on stderr even with progress_bar=False.
+    with (
+        mock.patch.dict(os.environ, {"YDATA_PROFILING_NO_ANALYTICS": "true"}),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        report = ProfileReport(
+            sample_for_profile(model_input, params),
+            title=params["title"],
+            minimal=params["minimal"],
+            progress_bar=False,
+        )
+        return report.to_html()

@@ -1,0 +1,25 @@
+"""Features pipeline: primary bars -> model_input -> its data profile."""
+
+from kedro.pipeline import Pipeline, node
+
+from rps_kedro.pipelines.features.nodes import build_model_input, profile_model_input
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Build model_input from the primary bars, then profile a sample of it."""
+    return Pipeline(
+        [
+            node(
+                build_model_input,
+                inputs=["primary_bars", "params:features"],
+                outputs="model_input",
+                name="build_model_input",
+            ),
+            node(
+                profile_model_input,
+                inputs=["model_input", "params:data_profile"],
+                outputs="model_input_profile",
+                name="profile_model_input",
+            ),
+        ]
+    )

@@ -1,0 +1,195 @@
+"""Modelling pipeline: model_input -> splits -> backtest, selection, test -> champion comparison,
+logged by kedro-mlflow as the inference pipeline (raw bars in, next-hour predictions out)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from kedro.pipeline import Pipeline, node
+from kedro_mlflow.pipeline import pipeline_ml_factory
+from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
+from rps_kedro.bars import from_model_input
+from rps_kedro.pipelines.features.engineering import compute_features
+from rps_kedro.pipelines.modelling import reporting
+from rps_kedro.pipelines.modelling.nodes import (
+    build_drift_reference,
+    decide_promotion,
+    evaluate_on_test,
+    predict_next_hour,
+    predict_with_champion,
+    select_and_fit,
+    select_inference_example,
+    split_by_time,
+    walk_forward_backtest,
+)
+
+REGISTERED_MODEL_NAME = "rps_kedro"
+INFERENCE_INPUT = "inference_bars"
+MODEL_REQUIREMENTS = [
+    "kedro",
+    "kedro-datasets",
+    "kedro-mlflow",
+    "mlflow",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+]
+
+
+def create_training_pipeline() -> Pipeline:
+    """Everything that learns, evaluates and reports; its artifacts feed the inference pipeline."""
+    return Pipeline(
+        [
+            node(
+                split_by_time,
+                ["model_input", "params:modelling.split"],
+                ["train", "validation", "test"],
+                name="split_by_time",
+            ),
+            node(
+                walk_forward_backtest,
+                ["train", "params:modelling", "params:features"],
+                "backtest_report",
+                name="walk_forward_backtest",
+            ),
+            node(
+                select_and_fit,
+                ["train", "validation", "params:modelling", "params:features"],
+                ["forecaster", "selection_report"],
+                name="select_and_fit",
+            ),
+            node(
+                evaluate_on_test,
+                ["forecaster", "train", "validation", "test", "params:modelling"],
+                ["test_predictions", "test_report"],
+                name="evaluate_on_test",
+            ),
+            node(
+                build_drift_reference,
+                ["train", "validation", "params:modelling", "params:features"],
+                "drift_reference",
+                name="build_drift_reference",
+            ),
+            node(
+                select_inference_example,
+                ["primary_bars", "params:features", "params:modelling.inference"],
+                INFERENCE_INPUT,
+                name="select_inference_example",
+            ),
+            node(
+                predict_with_champion,
+                ["champion_model", "primary_bars", "test", "params:modelling"],
+                "champion_predictions",
+                name="predict_with_champion",
+            ),
+            node(
+                decide_promotion,
+                [
+                    "test",
+                    "test_predictions",
+                    "champion_predictions",
+                    "champion_model",
+                    "params:modelling",
+                ],
+                "model_promotion",
+                name="decide_promotion",
+            ),
+            node(
+                reporting.model_comparison_markdown,
+                ["model_promotion", "test_report", "selection_report"],
+                "model_comparison_report",
+                name="report_model_comparison",
+            ),
+            node(
+                reporting.comparison_figure,
+                "model_promotion",
+                "model_comparison_plot",
+                name="plot_model_comparison",
+            ),
+            node(
+                reporting.predictions_figure,
+                ["test_predictions", "test"],
+                "test_predictions_plot",
+                name="plot_test_predictions",
+            ),
+            node(
+                reporting.residuals_figure,
+                ["test_predictions", "test"],
+                "residuals_plot",
+                name="plot_residuals",
+            ),
+            node(
+                reporting.feature_importance_figure,
+                ["forecaster", "test", "params:modelling.importance"],
+                "feature_importance_plot",
+                name="plot_feature_importance",
+            ),
+            node(
+                reporting.data_checks_summary,
+                "validation_result",
+                "data_checks_report",
+                name="summarise_data_checks",
+            ),
+            node(
+                reporting.mlflow_metrics,
+                ["test_report", "backtest_report", "model_promotion"],
+                "modelling_metrics",
+                name="collect_mlflow_metrics",
+            ),
+        ]
+    )
+
+
+def create_inference_pipeline() -> Pipeline:
+    """Raw bars (naive timestamps are UTC) -> features (the training code) -> predictions + drift."""
+    return Pipeline(
+        [
+            node(
+                from_model_input,
+                INFERENCE_INPUT,
+                "inference_bars_utc",
+                name="conform_inference_bars",
+            ),
+            node(
+                compute_features,
+                ["inference_bars_utc", "params:features"],
+                "inference_features",
+                name="compute_inference_features",
+            ),
+            node(
+                predict_next_hour,
+                [
+                    "forecaster",
+                    "drift_reference",
+                    "inference_bars_utc",
+                    "inference_features",
+                    "params:validation.calendar",
+                ],
+                "predictions",
+                name="predict_next_hour",
+            ),
+        ]
+    )
+
+
+def as_model_pipeline(training: Pipeline) -> PipelineML:
+    """Wrap a training pipeline so kedro-mlflow logs and registers the inference pipeline."""
+    return pipeline_ml_factory(
+        training=training,
+        inference=create_inference_pipeline(),
+        input_name=INFERENCE_INPUT,
+        log_model_kwargs={
+            "name": "model",
+            "registered_model_name": REGISTERED_MODEL_NAME,
+            "signature": "auto",
+            "pip_requirements": [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
+            + [f"rps_kedro=={version('rps_kedro')}"],
+        },
+    )
+
+
+def create_pipeline(**kwargs) -> PipelineML:
+    """The modelling stage alone (it reads the primary bars and model_input from the catalog)."""
+    return as_model_pipeline(create_training_pipeline())
