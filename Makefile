@@ -33,3 +33,21 @@ format: setup
 
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
 	$(VENV_BIN)/python -m tests.benchmarks
+
+.PHONY: mlflow monitor alert-receiver monitoring-check
+
+mlflow: setup  ## MLflow UI on the embedded store: http://127.0.0.1:5000
+	$(VENV_BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+
+monitor: setup  ## Prometheus :9090, Alertmanager :9093, alert receiver :9095, against `make serve` (:3000)
+	scripts/monitor.sh
+
+alert-receiver: setup  ## only the Alertmanager webhook receiver: alerts -> data/08_reporting/alerts/alerts.jsonl
+	$(VENV_BIN)/python -m rps_kedro.monitoring.alert_receiver --host 127.0.0.1 --port 9095 \
+		--output data/08_reporting/alerts/alerts.jsonl
+
+monitoring-check:  ## promtool/amtool checks and the alert rules' unit tests
+	promtool check config monitoring/prometheus.yml
+	promtool check config monitoring/compose/prometheus.yml
+	promtool test rules monitoring/tests/*.yml
+	amtool check-config monitoring/alertmanager.yml monitoring/compose/alertmanager.yml

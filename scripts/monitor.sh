@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-.venv/bin/python}
+PYTHON=${MONITOR_PYTHON:-.venv/bin/python}  # not $PYTHON: the Makefile uses that for python3
 STATE=data/08_reporting/monitoring
 ALERTS=data/08_reporting/alerts/alerts.jsonl
 
@@ -29,6 +29,16 @@ if [[ -n "${missing:-}" ]]; then
   echo "prometheus and alertmanager are needed: apt-get install prometheus prometheus-alertmanager" >&2
   exit 1
 fi
+
+ports=(9090 9093)
+[[ "${MONITOR_RECEIVER:-1}" != 0 ]] && ports+=(9095)
+for port in "${ports[@]}"; do
+  if "$PYTHON" -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
+    echo "port $port is in use (Debian's own prometheus / prometheus-alertmanager services?" \
+      "systemctl disable --now prometheus prometheus-alertmanager)" >&2
+    exit 1
+  fi
+done
 
 mkdir -p "$STATE/prometheus" "$STATE/alertmanager" "$(dirname "$ALERTS")"
 pids=()

@@ -79,3 +79,18 @@ def kedro_run(project: Path, *arguments: str) -> subprocess.CompletedProcess:
 def project(tmp_path) -> Path:
     """A fresh copy of the project to run Kedro in."""
     return copy_project(tmp_path / "project")
+
+
+def project_parameters(env: str = "base", **runtime_params: object) -> dict:
+    """The project's parameters as Kedro resolves them (globals, runtime params, env merge)."""
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+
+    from rps_kedro.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
+
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        env=env,
+        runtime_params=runtime_params,
+        **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
+    )
+    return loader["parameters"]

@@ -1,5 +1,9 @@
 """Fixtures for the monitoring tests: tool paths (skipping without Debian's packages), the
-stand-in exporter and one monitoring stack scraping it, shared by the live tests of a session."""
+stand-in exporter and one monitoring stack scraping it, shared by the live tests of a session.
+
+prometheus_client is imported only when the stand-in starts, never at collection: the serving
+tests must be free to set PROMETHEUS_MULTIPROC_DIR before its first import.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.monitoring.standin_exporter import StandinExporter
 from tests.support.servers import MonitoringStack, require_binaries, running_monitoring_stack
 
 STANDIN_DRIFT_RATIO = 0.5  # well above the rules' threshold: the drift alert must fire
@@ -24,7 +27,9 @@ def amtool() -> str:
 
 
 @pytest.fixture(scope="session")
-def standin_exporter() -> Iterator[StandinExporter]:
+def standin_exporter() -> Iterator:
+    from tests.monitoring.standin_exporter import StandinExporter  # noqa: PLC0415 (see above)
+
     exporter = StandinExporter(drift_ratio=STANDIN_DRIFT_RATIO)
     try:
         yield exporter

@@ -6,6 +6,7 @@ fixtures/alertmanager_webhook_v4.json is a payload captured from Debian's Alertm
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -32,20 +33,27 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.fixture
-def receiver(tmp_path) -> Iterator[tuple[str, Path]]:
-    """The receiver in-process on a free port: (base URL, output file)."""
-    output = tmp_path / "alerts" / "alerts.jsonl"
+@contextlib.contextmanager
+def serving(output: Path) -> Iterator[str]:
+    """The receiver in-process on a free port, appending to ``output``; yields its base URL."""
     server = make_server("127.0.0.1", 0, output)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield f"http://{host}:{port}", output
+        yield f"http://{host}:{port}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver(tmp_path) -> Iterator[tuple[str, Path]]:
+    """(base URL, output file) of an in-process receiver."""
+    output = tmp_path / "alerts" / "alerts.jsonl"
+    with serving(output) as url:
+        yield url, output
 
 
 def test_one_record_per_alert_with_the_group_context():
@@ -94,6 +102,13 @@ def test_bad_requests_get_4xx_and_write_nothing(receiver):
     status, body = http_request(f"{url}/alerts", b"{not json")
     assert status == 400 and b"invalid JSON" in body
     assert not output.exists() or output.read_text() == ""
+
+
+def test_an_unwritable_file_answers_5xx_so_alertmanager_retries(tmp_path):
+    output = tmp_path / "alerts.jsonl"
+    output.mkdir()  # a directory where the file should be: appending fails
+    with serving(output) as url:
+        assert http_request(f"{url}/alerts", PAYLOAD)[0] == 500
 
 
 def test_health_endpoint(receiver):

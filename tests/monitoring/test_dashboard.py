@@ -3,9 +3,7 @@ live Prometheus evaluates without error and, fed by the stand-in exporter, with 
 
 from __future__ import annotations
 
-import math
 import re
-import time
 
 import pytest
 import yaml
@@ -13,14 +11,14 @@ import yaml
 from tests.support.dashboards import (
     DATASOURCES_DIR,
     dashboard_files,
+    evaluate_panels,
     load_dashboard,
     panel_queries,
     panels,
-    render,
     resolve_variables,
     template_variables,
 )
-from tests.support.servers import MONITORING_DIR, PrometheusQueryError
+from tests.support.servers import MONITORING_DIR
 
 DASHBOARD = MONITORING_DIR / "grafana/dashboards/rps-service.json"
 PROVIDERS = MONITORING_DIR / "grafana/provisioning/dashboards/rps-kedro.yml"
@@ -105,22 +103,23 @@ def test_every_panel_query_evaluates_with_data_on_a_live_prometheus(dashboard, s
     prometheus.wait_for_samples(
         "histogram_quantile(0.5, sum by (le) (rate(rps_inference_latency_seconds_bucket[1m])))"
     )
-    variables = resolve_variables(dashboard, prometheus)
-    assert variables["target"] in {"log_return", "volatility"}
-    now = time.time()
-    failures = []
-    for query in panel_queries(dashboard):
-        expr = render(query.expr, variables)
-        try:
-            if query.instant:
-                data = prometheus.query(expr, at=now)
-                values = [sample["value"][1] for sample in data["result"]]
-            else:
-                data = prometheus.query_range(expr, start=now - 30, end=now, step="1s")
-                values = [v for series in data["result"] for _, v in series["values"]]
-        except PrometheusQueryError as error:
-            failures.append(f"{query}: {error}")
-            continue
-        if not any(math.isfinite(float(value)) for value in values):
-            failures.append(f"{query}: no finite data for {expr}")
+    assert resolve_variables(dashboard, prometheus)["target"] in {"log_return", "volatility"}
+    outcome = evaluate_panels(dashboard, prometheus)
+    assert len(outcome) == len(panel_queries(dashboard))
+    failures = [f"{query}: {problem}" for query, problem in outcome.items() if problem]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.integration
+def test_a_broken_query_is_reported_not_hidden(standin_stack):
+    """The evaluation catches PromQL errors and empty answers (so the test above can fail)."""
+    broken = {
+        "title": "broken",
+        "panels": [
+            {"id": 1, "title": "syntax", "targets": [{"refId": "A", "expr": "sum(rate(x[1m])"}]},
+            {"id": 2, "title": "absent", "targets": [{"refId": "A", "expr": "no_such_metric"}]},
+        ],
+    }
+    problems = list(evaluate_panels(broken, standin_stack.prometheus).values())
+    assert problems[0].startswith("error: ") and "parse error" in problems[0]
+    assert problems[1].startswith("no data")

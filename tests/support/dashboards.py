@@ -9,13 +9,15 @@ variables (``label_values(selector, label)``) against a live Prometheus like Gra
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import MONITORING_DIR, PrometheusAPI
+from tests.support.servers import MONITORING_DIR, PrometheusAPI, PrometheusQueryError
 
 DASHBOARDS_DIR = MONITORING_DIR / "grafana" / "dashboards"
 DATASOURCES_DIR = MONITORING_DIR / "grafana" / "provisioning" / "datasources"
@@ -113,3 +115,29 @@ def render(expr: str, values: dict[str, str]) -> str:
         return values[name]
 
     return VARIABLE.sub(substitute, expr)
+
+
+def evaluate_panels(
+    dashboard: dict[str, Any], prometheus: PrometheusAPI, *, window: float = 30
+) -> dict[PanelQuery, str | None]:
+    """Run every panel query as Grafana would (range queries over the last ``window`` seconds,
+    instant ones now) and say what went wrong with each: an error message, ``"no data"`` when no
+    finite value came back, or None when it returned data."""
+    values = resolve_variables(dashboard, prometheus)
+    now = time.time()
+    outcome: dict[PanelQuery, str | None] = {}
+    for query in panel_queries(dashboard):
+        expr = render(query.expr, values)
+        try:
+            if query.instant:
+                result = prometheus.query(expr, at=now)["result"]
+                points = [sample["value"][1] for sample in result]
+            else:
+                result = prometheus.query_range(expr, start=now - window, end=now)["result"]
+                points = [value for series in result for _, value in series["values"]]
+        except PrometheusQueryError as error:
+            outcome[query] = f"error: {error}"
+            continue
+        finite = any(math.isfinite(float(point)) for point in points)
+        outcome[query] = None if finite else f"no data for {expr}"
+    return outcome

@@ -107,9 +107,15 @@ class AlertReceiverHandler(BaseHTTPRequestHandler):
         except PayloadError as error:
             self._reply(HTTPStatus.BAD_REQUEST, {"error": str(error)})
             return
-        self.server.alert_log.append(records)
+        try:
+            self.server.alert_log.append(records)
+        except OSError as error:  # a 5xx makes Alertmanager retry the notification
+            logger.error("cannot write %s: %s", self.server.alert_log.path, error)
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "cannot write the alerts"})
+            return
         for record in records:
-            labels = record.get("labels") or {}
+            labels = record.get("labels")
+            labels = labels if isinstance(labels, dict) else {}
             logger.info(
                 "%s %s severity=%s",
                 record.get("status"),

@@ -1,0 +1,155 @@
+"""End to end with the embedded registry: champion/challenger aliases, the pyfunc model, secrets."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from rps_kedro.bars import as_model_input
+from tests.conftest import kedro_run
+
+pytestmark = pytest.mark.integration
+
+END = "simulator_end=2025-06-01 00:00"
+MEDIOCRE = "modelling.candidates.gradient_boosting.max_iter=2,modelling.candidates.ridge.alpha=1.0"
+WORSE = (
+    "modelling.candidates.gradient_boosting.learning_rate=1.0,"
+    "modelling.candidates.gradient_boosting.min_samples_leaf=2,"
+    "modelling.candidates.gradient_boosting.max_leaf_nodes=64,"
+    "modelling.candidates.gradient_boosting.max_iter=20,"
+    "modelling.candidates.ridge.alpha=0.0001"
+)
+SECRETS = ("SECRET-CREDENTIALS-FILE-KEY-42", "SECRET-ENVIRONMENT-KEY-42")
+
+
+@pytest.fixture(scope="module")
+def registry_project(tmp_path_factory):
+    """A project copy run three times: mediocre model, worse model, default (better) model."""
+    from tests.conftest import copy_project  # noqa: PLC0415
+
+    project = copy_project(tmp_path_factory.mktemp("registry") / "project")
+    (project / "conf/local/parameters.yml").write_text(
+        "ingestion:\n  symbols: [AAPL, BTC-USD]\n"
+        "data_profile:\n  enabled: false\n"
+        "modelling:\n  backtest:\n    folds: 2\n"
+    )
+    (project / "conf/local/credentials.yml").write_text(
+        f"alpha_vantage:\n  api_key: {SECRETS[0]}\n"
+    )
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ALPHAVANTAGE_API_KEY", SECRETS[1])
+        for name, extra in (("mediocre", MEDIOCRE), ("worse", WORSE), ("default", "")):
+            params = ",".join(part for part in (END, extra) if part)
+            runs[name] = kedro_run(project, "--params", params)
+            assert runs[name].returncode == 0, runs[name].stderr[-4000:]
+            decision = project / "data/08_reporting/model_promotion.json"
+            shutil.copy(decision, project / f"data/08_reporting/model_promotion_{name}.json")
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    yield project, runs
+    mlflow.set_tracking_uri(None)
+
+
+def _aliases() -> dict[str, int]:
+    model = MlflowClient().get_registered_model("rps_kedro")
+    return {alias: int(version) for alias, version in model.aliases.items()}
+
+
+def test_champion_moves_only_to_a_better_model(registry_project):
+    project, runs = registry_project
+    versions = MlflowClient().search_model_versions("name='rps_kedro'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    tags = {int(v.version): v.tags.get("promotion", "") for v in versions}
+    assert tags[1].startswith("no champion yet")
+    assert tags[2].startswith("failed:") and "beats champion" in tags[2]
+    assert tags[3] == "all checks passed"
+    assert _aliases() == {"champion": 3, "challenger": 3}
+    report = (project / "data/08_reporting/model_comparison.md").read_text()
+    assert "PROMOTED to champion" in report and "Champion before this run: 1" in report
+
+
+def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
+    project, _ = registry_project
+    model = mlflow.pyfunc.load_model("models:/rps_kedro@champion")
+    bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
+    predictions = model.predict(as_model_input(bars))
+    training = pd.read_parquet(project / "data/07_model_output/test_predictions.parquet")
+    joined = training.merge(
+        predictions, on=["symbol", "timestamp"], suffixes=("_training", "_pyfunc")
+    )
+    assert len(joined) == len(training)
+    for column in ("predicted_log_return", "predicted_volatility"):
+        np.testing.assert_allclose(
+            joined[f"{column}_training"], joined[f"{column}_pyfunc"], rtol=1e-6
+        )
+    assert {"predicted_close", "prediction_for", "out_of_range_share"} <= set(predictions.columns)
+
+
+def test_model_carries_signature_example_and_drift_reference(registry_project):
+    info = mlflow.models.get_model_info("models:/rps_kedro@champion")
+    assert [column.name for column in info.signature.inputs] == [
+        "symbol",
+        "timestamp",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ]
+    local = Path(mlflow.artifacts.download_artifacts("models:/rps_kedro@champion"))
+    files = {path.name for path in local.rglob("*")}
+    assert "drift_reference.json" in files and "forecaster.pkl" in files
+    assert any(name.startswith("input_example") for name in files)
+
+
+def test_no_secret_reaches_mlflow_params_tags_or_artifacts(registry_project):
+    project, runs = registry_project
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("rps_kedro")
+    found = []
+    for run in client.search_runs([experiment.experiment_id]):
+        texts = [
+            *run.data.params.keys(),
+            *map(str, run.data.params.values()),
+            *map(str, run.data.tags.values()),
+        ]
+        found += [secret for secret in SECRETS for text in texts if secret in text]
+    for path in (project / "mlruns").rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            found += [f"{secret} in {path}" for secret in SECRETS if secret.encode() in content]
+    for result in runs.values():
+        found += [secret for secret in SECRETS if secret in result.stdout + result.stderr]
+    assert found == []
+    assert client.search_runs([experiment.experiment_id])[0].data.params, (
+        "params were logged at all"
+    )
+
+
+@pytest.mark.parametrize(("run", "exit_code"), [("worse", 1), ("default", 0), ("mediocre", 0)])
+def test_gate_command_fails_on_the_worse_model_and_passes_on_the_better(
+    registry_project, run, exit_code
+):
+    project, _ = registry_project
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rps_kedro.gate",
+            "--decision",
+            f"data/08_reporting/model_promotion_{run}.json",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == exit_code, result.stdout
+    assert ("model gate: FAIL" if exit_code else "model gate: PASS") in result.stdout
+    assert "# Model comparison" in result.stdout
