@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import matplotlib
@@ -192,5 +193,5 @@ def mlflow_metrics(
     return {
         name: {"value": float(value), "step": 0}
         for name, value in metrics.items()
-        if value == value
+        if not math.isnan(value)
     }
