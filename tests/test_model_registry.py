@@ -153,3 +153,32 @@ def test_gate_command_fails_on_the_worse_model_and_passes_on_the_better(
     assert result.returncode == exit_code, result.stdout
     assert ("model gate: FAIL" if exit_code else "model gate: PASS") in result.stdout
     assert "# Model comparison" in result.stdout
+
+
+def test_runs_log_metrics_plots_and_reports(registry_project):
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("rps_kedro", "champion")
+    run = client.get_run(version.run_id)
+    metrics = {
+        name.removeprefix("modelling_metrics."): value for name, value in run.data.metrics.items()
+    }
+    assert metrics["promoted"] == 1.0
+    assert "test.challenger.return.skill_vs_persistence" in metrics
+    assert "backtest.har.volatility.qlike" in metrics
+    logged = {
+        f"{folder}/{Path(item.path).name}"
+        for folder in ("reports", "plots")
+        for item in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert {
+        "reports/model_comparison.md",
+        "reports/model_promotion.json",
+        "reports/validation_report_latest.html",
+        "reports/data_checks_report.json",
+        "reports/model_input_profile.html",
+        "reports/backtest_report.json",
+        "plots/test_predictions.png",
+        "plots/residuals.png",
+        "plots/feature_importance.png",
+        "plots/model_comparison.png",
+    } <= logged

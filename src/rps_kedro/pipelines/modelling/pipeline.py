@@ -11,6 +11,7 @@ from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
 from rps_kedro.bars import from_model_input
 from rps_kedro.pipelines.features.engineering import compute_features
+from rps_kedro.pipelines.validation.nodes import render_validation_report
 from rps_kedro.pipelines.modelling import reporting
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
@@ -125,6 +126,12 @@ def create_training_pipeline() -> Pipeline:
                 ["forecaster", "test", "params:modelling.importance"],
                 "feature_importance_plot",
                 name="plot_feature_importance",
+            ),
+            node(
+                render_validation_report,
+                "validation_result",
+                "validation_page",
+                name="render_validation_page",
             ),
             node(
                 reporting.data_checks_summary,
