@@ -2,7 +2,7 @@
 
 import json
 
-from tests.benchmarks import bench_ingestion
+from tests.benchmarks import bench_data_refresh, bench_ingestion
 from tests.benchmarks.harness import write_figures
 
 
@@ -14,3 +14,33 @@ def test_ingestion_benchmark_reports_rows_and_memory(tmp_path):
     assert figures["backfill"]["peak_memory_mib"] > 0
     path = write_figures("ingestion", figures, tmp_path)
     assert json.loads(path.read_text())["backfill"]["rows"] == figures["backfill"]["rows"]
+
+
+def test_data_refresh_benchmark_reports_each_step(tmp_path):
+    # A small profile sample keeps ydata-profiling quick; the node and its parameters are real.
+    figures = bench_data_refresh.run(
+        symbol_count=4,
+        days=70,
+        data_profile={"sample_rows": 200, "sample_columns": 6},
+        repeats=1,
+    )
+    bars_rows = figures["bars"]["rows"]
+    # Two crypto pairs trade every hour; two stocks only in session hours.
+    assert 2 * 70 * 24 < bars_rows < 2 * 70 * 24 + 2 * 70 * 7 + 4
+    assert figures["validation"]["rows"] == bars_rows == figures["features"]["rows"]
+    assert isinstance(figures["validation"]["success"], bool)
+    # Each symbol loses its lookback (but the last of it) and its last bar (no target).
+    lookback = figures["features"]["required_lookback"]
+    assert figures["features"]["model_input_rows"] == bars_rows - 4 * lookback
+    assert figures["data_profile"]["rows"] == figures["features"]["model_input_rows"]
+    for step in ("validation", "features", "data_profile"):
+        assert figures[step]["wall_seconds"] > 0
+        assert figures[step]["peak_memory_mib"] > 0
+        assert figures[step]["traced_wall_seconds"] > 0
+        assert figures[step]["wall_seconds_runs"] == [figures[step]["wall_seconds"]]
+        assert figures[step]["rows_per_second"] > 0
+    hotspots = figures["features"]["hotspots"]
+    assert hotspots["project_functions_by_cumulative_time"][0]["function"].startswith("rps_kedro/")
+    assert len(hotspots["functions_by_self_time"]) == bench_data_refresh.TOP_FUNCTIONS
+    path = write_figures("data_refresh", figures, tmp_path)
+    assert json.loads(path.read_text())["features"]["model_input_rows"] > 0

@@ -1,8 +1,8 @@
 """`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
 
-from tests.benchmarks import bench_ingestion
+from tests.benchmarks import bench_data_refresh, bench_ingestion
 
-BENCHMARKS = [bench_ingestion]
+BENCHMARKS = [bench_ingestion, bench_data_refresh]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

@@ -11,7 +11,6 @@ from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
 from rps_kedro.bars import from_model_input
 from rps_kedro.pipelines.features.engineering import compute_features
-from rps_kedro.pipelines.validation.nodes import render_validation_report
 from rps_kedro.pipelines.modelling import reporting
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
@@ -24,6 +23,7 @@ from rps_kedro.pipelines.modelling.nodes import (
     split_by_time,
     walk_forward_backtest,
 )
+from rps_kedro.pipelines.validation.nodes import render_validation_report
 
 REGISTERED_MODEL_NAME = "rps_kedro"
 INFERENCE_INPUT = "inference_bars"
