@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.inspection import permutation_importance
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.inspection import permutation_importance  # noqa: E402
-
-from rps_kedro.pipelines.modelling.forecasters import RegressionForecaster  # noqa: E402
+from rps_kedro.pipelines.modelling.forecasters import RegressionForecaster
 
 SHOWN_METRICS = {
     "return": ["rmse", "mae", "r2", "close_mape", "directional_accuracy", "skill_vs_persistence"],
