@@ -14,10 +14,10 @@ setup:  ## install uv if missing, then the locked environment into .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked
 
-run: setup  ## the main job: kedro run (default pipeline)
-	$(VENV_BIN)/kedro run
+run: setup  ## the main job: kedro run (default pipeline); extra options in KEDRO_ARGS
+	$(VENV_BIN)/kedro run $(KEDRO_ARGS)
 
-test: setup  ## the default test suite
+test: setup airflow-setup  ## the default test suite (the Airflow tests use orchestration/.venv)
 	$(VENV_BIN)/pytest
 
 viz: setup  ## Kedro-Viz on http://127.0.0.1:4141
@@ -51,3 +51,32 @@ monitoring-check:  ## promtool/amtool checks and the alert rules' unit tests
 	promtool check config monitoring/compose/prometheus.yml
 	promtool test rules monitoring/tests/*.yml
 	amtool check-config monitoring/alertmanager.yml monitoring/compose/alertmanager.yml
+
+# ---- orchestration: Airflow (own environment), generated DAGs --------------------------------
+AIRFLOW_DAGS ?= data_refresh,modelling
+AIRFLOW_BIN := orchestration/.venv/bin
+AIRFLOW_PORT ?= 8080
+
+.PHONY: airflow-setup airflow-dags airflow lock
+
+airflow-setup:  ## Airflow 3 in its own locked environment (orchestration/.venv), the project inside
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --project orchestration
+
+airflow-dags: setup  ## regenerate airflow_dags/ from conf/base/airflow.yml (commit the result)
+	$(VENV_BIN)/kedro airflow create --pipelines $(AIRFLOW_DAGS) --group-by memory \
+		--jinja-file orchestration/airflow_dag_template.j2 --target-dir airflow_dags/
+
+airflow: airflow-setup  ## Airflow UI on http://127.0.0.1:8080 (user admin, password printed)
+	PATH="$(CURDIR)/$(AIRFLOW_BIN):$$PATH" \
+	AIRFLOW_HOME="$(CURDIR)/orchestration/.airflow" \
+	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/airflow_dags" \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	RPS_KEDRO_PROJECT_PATH="$(CURDIR)" \
+	$(AIRFLOW_BIN)/airflow standalone
+
+lock:  ## after editing pyproject.toml: relock the project AND the Airflow environment
+	$(UV) lock
+	$(UV) lock --project orchestration

@@ -94,3 +94,25 @@ def project_parameters(env: str = "base", **runtime_params: object) -> dict:
         **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
+
+
+LIGHT_PARAMETERS = """\
+ingestion:
+  symbols: [AAPL, BTC-USD]
+data_profile:
+  enabled: false
+modelling:
+  backtest:
+    folds: 2
+  candidates:
+    gradient_boosting:
+      max_iter: 40
+  importance:
+    sample_rows: 500
+    repeats: 1
+"""
+
+
+def write_light_parameters(project: Path) -> None:
+    """Two symbols, no profiling, a short backtest: the project's behaviour at test speed."""
+    (project / "conf/local/parameters.yml").write_text(LIGHT_PARAMETERS)

@@ -44,3 +44,13 @@ def test_data_refresh_benchmark_reports_each_step(tmp_path):
     assert len(hotspots["functions_by_self_time"]) == bench_data_refresh.TOP_FUNCTIONS
     path = write_figures("data_refresh", figures, tmp_path)
     assert json.loads(path.read_text())["features"]["model_input_rows"] > 0
+
+
+def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
+    from tests.benchmarks import bench_pipeline  # noqa: PLC0415
+
+    monkeypatch.setattr(bench_pipeline, "STAGES", ["ingestion", "validation"])
+    figures = bench_pipeline.run(symbol_count=1, years=1)
+    assert figures["bars"] == 8760
+    assert set(figures["stages"]) == {"ingestion", "validation"}
+    assert all(stage["peak_rss_mib"] > 50 for stage in figures["stages"].values())

@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from rps_kedro.bars import as_model_input
-from tests.conftest import kedro_run
+from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
 
@@ -34,20 +34,21 @@ def registry_project(tmp_path_factory):
     from tests.conftest import copy_project  # noqa: PLC0415
 
     project = copy_project(tmp_path_factory.mktemp("registry") / "project")
-    (project / "conf/local/parameters.yml").write_text(
-        "ingestion:\n  symbols: [AAPL, BTC-USD]\n"
-        "data_profile:\n  enabled: false\n"
-        "modelling:\n  backtest:\n    folds: 2\n"
-    )
+    write_light_parameters(project)
     (project / "conf/local/credentials.yml").write_text(
         f"alpha_vantage:\n  api_key: {SECRETS[0]}\n"
     )
     runs = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALPHAVANTAGE_API_KEY", SECRETS[1])
-        for name, extra in (("mediocre", MEDIOCRE), ("worse", WORSE), ("default", "")):
+        for name, extra, pipeline in (
+            ("mediocre", MEDIOCRE, "__default__"),
+            ("worse", WORSE, "__default__"),
+            ("gated", "modelling.promotion.move_champion=false", "modelling"),
+            ("default", "", "modelling"),
+        ):
             params = ",".join(part for part in (END, extra) if part)
-            runs[name] = kedro_run(project, "--params", params)
+            runs[name] = kedro_run(project, "--pipelines", pipeline, "--params", params)
             assert runs[name].returncode == 0, runs[name].stderr[-4000:]
             decision = project / "data/08_reporting/model_promotion.json"
             shutil.copy(decision, project / f"data/08_reporting/model_promotion_{name}.json")
@@ -64,12 +65,13 @@ def _aliases() -> dict[str, int]:
 def test_champion_moves_only_to_a_better_model(registry_project):
     project, runs = registry_project
     versions = MlflowClient().search_model_versions("name='rps_kedro'")
-    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
     tags = {int(v.version): v.tags.get("promotion", "") for v in versions}
     assert tags[1].startswith("no champion yet")
     assert tags[2].startswith("failed:") and "beats champion" in tags[2]
-    assert tags[3] == "all checks passed"
-    assert _aliases() == {"champion": 3, "challenger": 3}
+    assert tags[3] == "all checks passed", "better, but the CI gate run must not move champion"
+    assert tags[4] == "all checks passed"
+    assert _aliases() == {"champion": 4, "challenger": 4}
     report = (project / "data/08_reporting/model_comparison.md").read_text()
     assert "PROMOTED to champion" in report and "Champion before this run: 1" in report
 
@@ -132,7 +134,9 @@ def test_no_secret_reaches_mlflow_params_tags_or_artifacts(registry_project):
     )
 
 
-@pytest.mark.parametrize(("run", "exit_code"), [("worse", 1), ("default", 0), ("mediocre", 0)])
+@pytest.mark.parametrize(
+    ("run", "exit_code"), [("worse", 1), ("gated", 0), ("default", 0), ("mediocre", 0)]
+)
 def test_gate_command_fails_on_the_worse_model_and_passes_on_the_better(
     registry_project, run, exit_code
 ):
@@ -175,10 +179,13 @@ def test_runs_log_metrics_plots_and_reports(registry_project):
         "reports/model_promotion.json",
         "reports/validation_report_latest.html",
         "reports/data_checks_report.json",
-        "reports/model_input_profile.html",
         "reports/backtest_report.json",
         "plots/test_predictions.png",
         "plots/residuals.png",
         "plots/feature_importance.png",
         "plots/model_comparison.png",
     } <= logged
+    full_run = client.get_model_version("rps_kedro", "2").run_id  # ran the whole default pipeline
+    assert "reports/model_input_profile.html" in {
+        item.path for item in client.list_artifacts(full_run, "reports")
+    }

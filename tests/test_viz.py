@@ -24,5 +24,10 @@ def test_kedro_viz_builds_the_default_pipeline_with_both_gate_nodes(project):
     assert result.returncode == 0, result.stderr[-3000:]
     graph = json.loads((project / "build/api/main").read_text())
     names = {node["name"] for node in graph["nodes"] if node["type"] == "task"}
-    assert {"fetch_new_bars", "check_bars_quality", "enforce_quality_gate", "build_model_input"} <= names
+    assert {
+        "fetch_new_bars",
+        "check_bars_quality",
+        "enforce_quality_gate",
+        "build_model_input",
+    } <= names
     assert {"select_and_fit", "walk_forward_backtest", "decide_promotion"} <= names

@@ -34,7 +34,8 @@ class ModelInputExampleHook:
 
 
 class ModelPromotionHook:
-    """Point `challenger` at the run's new version, and `champion` too when the run promoted it."""
+    """Point `challenger` at the run's new version, and `champion` too when the run promoted it
+    (unless `modelling.promotion.move_champion` is false, as in the CI model gate)."""
 
     @hook_impl(trylast=True)
     def after_pipeline_run(
@@ -53,12 +54,13 @@ class ModelPromotionHook:
         client.set_model_version_tag(
             REGISTERED_MODEL_NAME, version.version, "promotion", decision["reason"]
         )
-        if decision["promote"]:
+        move_champion = catalog.load("params:modelling.promotion.move_champion")
+        if decision["promote"] and move_champion:
             client.set_registered_model_alias(REGISTERED_MODEL_NAME, "champion", version.version)
         logger.info(
             "%s version %s is challenger%s: %s",
             REGISTERED_MODEL_NAME,
             version.version,
-            " and champion" if decision["promote"] else "",
+            " and champion" if decision["promote"] and move_champion else "",
             decision["reason"],
         )
