@@ -7,6 +7,8 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
+export BENTOML_DO_NOT_TRACK := true
+BENTOML_PORT ?= 3000
 
 .PHONY: setup run test viz lint format bench
 
@@ -34,7 +36,14 @@ format: setup
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
 	$(VENV_BIN)/python -m tests.benchmarks
 
-.PHONY: mlflow monitor alert-receiver monitoring-check
+.PHONY: bento serve mlflow monitor alert-receiver monitoring-check
+
+bento: setup  ## import models:/rps_kedro@champion into the BentoML store, then `bentoml build`
+	$(VENV_BIN)/python -m rps_kedro.serving.build
+	$(VENV_BIN)/bentoml build
+
+serve: setup  ## the latest built Bento (make bento first) on http://127.0.0.1:3000
+	$(VENV_BIN)/bentoml serve rps_kedro_service:latest --host 127.0.0.1 --port $(BENTOML_PORT)
 
 mlflow: setup  ## MLflow UI on the embedded store: http://127.0.0.1:5000
 	$(VENV_BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000

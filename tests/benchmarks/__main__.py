@@ -1,8 +1,8 @@
 """`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
 
-from tests.benchmarks import bench_data_refresh, bench_ingestion, bench_pipeline
+from tests.benchmarks import bench_data_refresh, bench_ingestion, bench_pipeline, bench_serving
 
-BENCHMARKS = [bench_ingestion, bench_data_refresh, bench_pipeline]
+BENCHMARKS = [bench_ingestion, bench_data_refresh, bench_pipeline, bench_serving]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

@@ -1,0 +1,207 @@
+"""The champion as a BentoML service: POST /predict, POST /predict_batch, GET /metrics.
+
+`make bento` imports the registry's `rps_kedro@champion` into the BentoML model store (build.py)
+and builds the Bento; `make serve` serves it. Each worker loads the model in the background:
+/livez answers at once, /readyz answers 503 until the model is loaded and has made one
+prediction (its logged input example), and a prediction request arriving meanwhile waits for it.
+
+A request is validated by pydantic (schemas.py), then across its bars (validation.py), then
+queued for the model (batching.py), which computes features and predictions with the training
+code (inference.py). Every bad input gets a 400 (413 for an oversized body, 415 for a body that
+is not JSON) naming the field and the reason; nothing a client sends gives a 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from rps_kedro.serving.settings import settings
+
+SETTINGS = settings()
+# Before scikit-learn loads its OpenMP runtime (imported with inference below): on 2 cores,
+# a single-row predict with an OpenMP team of threads per tree is 10x slower than with one.
+os.environ.setdefault("OMP_NUM_THREADS", str(SETTINGS.service.inference_threads))
+# Plain log lines (Kedro, imported with the model, would otherwise install its Rich console).
+os.environ.setdefault(
+    "KEDRO_LOGGING_CONFIG",
+    str(Path(find_spec("kedro").origin).parent / "framework/project/default_logging.yml"),
+)
+
+import anyio.to_thread  # noqa: E402
+import bentoml  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+
+from rps_kedro.serving.batching import MicroBatcher  # noqa: E402
+from rps_kedro.serving.drift import DriftWindow  # noqa: E402
+from rps_kedro.serving.guard import RequestGuard  # noqa: E402
+from rps_kedro.serving.inference import (  # noqa: E402
+    Item,
+    Outcome,
+    Predictor,
+    inference_executor,
+    load_predictor,
+    model_info,
+    request_items,
+)
+from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
+from rps_kedro.serving.schemas import (  # noqa: E402
+    Bar,
+    BatchRequest,
+    BatchResponse,
+    ErrorDetail,
+    ErrorResponse,
+    Prediction,
+    PredictRequest,
+)
+from rps_kedro.serving.validation import InvalidInput, Loc  # noqa: E402
+
+logger = logging.getLogger("rps_kedro.serving")
+logger.setLevel(logging.INFO)
+
+
+class _ClientErrorsWithoutTraceback(logging.Filter):
+    """BentoML logs every pydantic 400 as an ERROR with its traceback and every field error (a
+    bad 2000-bar list: thousands of lines). Bad input is the client's, answered and counted,
+    not a server error: drop those records; real exceptions are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, ValidationError)
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_ClientErrorsWithoutTraceback())
+API_ROUTES = ("/predict", "/predict_batch")
+
+
+def _error_response(status: int, message: str, errors: list[ErrorDetail]) -> JSONResponse:
+    body = ErrorResponse(error=message, detail=errors).model_dump(mode="json")
+    return JSONResponse(body, status_code=status)
+
+
+@bentoml.service(
+    workers=SETTINGS.service.workers,
+    traffic={"timeout": SETTINGS.service.timeout_seconds},
+    logging={"access": {"enabled": SETTINGS.service.access_log}},
+)
+class RpsService:
+    """Next-hour close, log return and volatility of a symbol from its recent hourly bars."""
+
+    bento_model = bentoml.models.BentoModel(f"{SETTINGS.model.store_name}:latest")
+
+    def __init__(self) -> None:
+        self.metrics: ServiceMetrics = process_metrics(SETTINGS.metrics)
+        self.drift = DriftWindow(SETTINGS.drift.window_requests)
+        self.executor = inference_executor(SETTINGS.service.inference_threads)
+        self.predictor: Predictor | None = None
+        self.batcher: MicroBatcher[Item, Outcome] | None = None
+        self.load_error: str | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._load_model, name="rps-model-load", daemon=True).start()
+
+    # --- model loading and readiness ----------------------------------------------------------
+
+    def _load_model(self) -> None:
+        started = time.perf_counter()
+        try:
+            stored = self.bento_model
+            info = model_info(stored, SETTINGS.model.registered_name, SETTINGS.model.alias)
+            predictor = load_predictor(stored, info, self.executor)
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("the model could not be loaded; /readyz stays 503")
+            return
+        self.predictor = predictor
+        self.batcher = MicroBatcher(
+            predictor.predict,
+            self.executor,
+            max_items=SETTINGS.batching.max_batch_symbols,
+            enabled=SETTINGS.batching.enabled,
+        )
+        self.metrics.model_loaded(info.version, info.alias, predictor.feature_names)
+        self._ready.set()
+        logger.info(
+            "model %s version %s (%s) ready in %.1f s: lookback %d bars, %d features; code from %s",
+            info.name,
+            info.version,
+            info.alias,
+            time.perf_counter() - started,
+            predictor.lookback,
+            len(predictor.feature_names),
+            Path(__file__).resolve().parents[1],
+        )
+
+    def __is_ready__(self) -> bool:
+        return self._ready.is_set()
+
+    async def _wait_for_model(self) -> JSONResponse | None:
+        if not self._ready.is_set() and self.load_error is None:
+            await anyio.to_thread.run_sync(self._ready.wait, SETTINGS.service.model_wait_seconds)
+        if self._ready.is_set():
+            return None
+        reason = self.load_error or "the model is still loading"
+        response = _error_response(
+            503, "service unavailable", [ErrorDetail(loc=[], msg=reason, type="model_not_ready")]
+        )
+        response.headers["Retry-After"] = str(int(SETTINGS.service.model_wait_seconds))
+        return response
+
+    # --- the request path -------------------------------------------------------------------
+
+    async def _predict(
+        self, requests: Sequence[tuple[str, list[Bar]]], locs: Sequence[Loc]
+    ) -> list[dict[str, Any]] | JSONResponse:
+        if (unavailable := await self._wait_for_model()) is not None:
+            return unavailable
+        assert self.batcher is not None and self.predictor is not None
+        try:
+            items = request_items(self.predictor, requests, locs, SETTINGS.limits)
+        except InvalidInput as invalid:
+            return _error_response(400, "invalid bars", invalid.errors)
+        outcomes = await self.batcher.submit(items)
+        errors = [e for outcome in outcomes for e in outcome.errors or []]
+        if errors:
+            return _error_response(400, "bars the model cannot use", errors)
+        self.metrics.inference(max(outcome.inference_seconds for outcome in outcomes))
+        predictions = []
+        for outcome in outcomes:
+            prediction = outcome.prediction
+            assert prediction is not None
+            self.metrics.predicted(prediction)
+            self.metrics.drift_ratio.set(self.drift.add(prediction["out_of_range_share"]))
+            predictions.append(prediction)
+        return predictions
+
+    @bentoml.api(input_spec=PredictRequest)
+    async def predict(self, symbol: str, bars: list[Bar]) -> Prediction:
+        """Predict the next hour of one symbol from its recent hourly bars (oldest first)."""
+        answer = await self._predict([(symbol, bars)], [()])
+        if isinstance(answer, JSONResponse):
+            return answer  # type: ignore[return-value]  (BentoML sends Responses as they are)
+        return Prediction.model_construct(**answer[0])
+
+    @bentoml.api(input_spec=BatchRequest)
+    async def predict_batch(self, requests: list[PredictRequest]) -> BatchResponse:
+        """Predict the next hour of several symbols at once (answers in the same order)."""
+        locs = [("requests", index) for index in range(len(requests))]
+        answer = await self._predict([(r.symbol, r.bars) for r in requests], locs)
+        if isinstance(answer, JSONResponse):
+            return answer  # type: ignore[return-value]
+        return BatchResponse.model_construct(
+            predictions=[Prediction.model_construct(**p) for p in answer]
+        )
+
+
+RpsService.add_asgi_middleware(
+    RequestGuard,
+    paths=frozenset(API_ROUTES),
+    max_bytes=SETTINGS.limits.max_request_bytes,
+    on_rejected=lambda outcome: process_metrics(SETTINGS.metrics).rejected(outcome),
+)

@@ -1,0 +1,138 @@
+"""The service's settings: `serving:` in conf/<env>/parameters_serving.yml, read with Kedro's
+OmegaConfigLoader (conf/base, then the run environment's overrides, key by key)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
+
+CONF_SOURCE_VARIABLE = "RPS_CONF_SOURCE"  # a conf/ folder; default: ./conf, then the project's
+ENV_VARIABLE = "KEDRO_ENV"
+DEFAULT_ENV = "local"
+BASE_ENV = "base"
+PATTERNS = ["parameters_serving*", "parameters_serving*/**"]
+BOUNDARY_THAT_ALERTS_NEED = 0.5  # monitoring/rules: "p95 inference latency above 500 ms"
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelSettings(_Settings):
+    registered_name: str
+    alias: str
+    store_name: str
+
+
+class ServiceSettings(_Settings):
+    workers: PositiveInt
+    inference_threads: PositiveInt
+    timeout_seconds: PositiveFloat
+    model_wait_seconds: PositiveFloat
+    access_log: bool
+
+
+class GapSettings(_Settings):
+    crypto: PositiveInt
+    stock: PositiveInt
+
+
+class LimitSettings(_Settings):
+    max_request_bytes: PositiveInt
+    max_bars: PositiveInt
+    max_symbols: PositiveInt
+    max_symbol_length: PositiveInt
+    max_reported_errors: PositiveInt
+    max_price: PositiveFloat
+    max_volume: PositiveFloat
+    earliest_timestamp: datetime
+    latest_timestamp: datetime
+    max_gap_hours: GapSettings
+
+
+class BatchingSettings(_Settings):
+    enabled: bool
+    max_batch_symbols: PositiveInt
+
+
+class DriftSettings(_Settings):
+    window_requests: PositiveInt
+
+
+class MetricSettings(_Settings):
+    inference_latency_buckets: list[PositiveFloat] = Field(min_length=1)
+    prediction_value_buckets: list[float] = Field(min_length=1)
+
+    @field_validator("inference_latency_buckets", "prediction_value_buckets")
+    @classmethod
+    def _increasing(cls, buckets: list[float]) -> list[float]:
+        if buckets != sorted(set(buckets)):
+            raise ValueError("bucket boundaries must be strictly increasing")
+        return buckets
+
+    @field_validator("inference_latency_buckets")
+    @classmethod
+    def _has_alert_boundary(cls, buckets: list[float]) -> list[float]:
+        if BOUNDARY_THAT_ALERTS_NEED not in buckets:
+            raise ValueError(f"must contain {BOUNDARY_THAT_ALERTS_NEED} (the latency alert's)")
+        return buckets
+
+
+class ServingSettings(_Settings):
+    model: ModelSettings
+    service: ServiceSettings
+    limits: LimitSettings
+    batching: BatchingSettings
+    drift: DriftSettings
+    metrics: MetricSettings
+
+
+def find_conf_source() -> Path:
+    """$RPS_CONF_SOURCE, else the conf/ that ships with this code (the project's, or the one
+    inside a Bento next to its src copy), else ./conf."""
+    if configured := os.environ.get(CONF_SOURCE_VARIABLE):
+        return Path(configured)
+    candidates = [*(p / "conf" for p in Path(__file__).resolve().parents), Path.cwd() / "conf"]
+    for candidate in candidates:
+        if any((candidate / BASE_ENV).glob(PATTERNS[0])):
+            return candidate
+    raise FileNotFoundError(
+        f"no conf/{BASE_ENV}/parameters_serving.yml next to {Path(__file__).parent} or in"
+        f" {Path.cwd()}: set {CONF_SOURCE_VARIABLE} to the project's conf folder"
+    )
+
+
+def load_settings(conf_source: Path | None = None, env: str | None = None) -> ServingSettings:
+    """The `serving:` parameters of conf/base merged with conf/<env> (when that folder exists)."""
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415 (kept off the import path)
+
+    conf_source = Path(conf_source or find_conf_source())
+    env = env or os.environ.get(ENV_VARIABLE) or DEFAULT_ENV
+    if not (conf_source / env).is_dir():
+        env = BASE_ENV
+    loader = OmegaConfigLoader(
+        conf_source=str(conf_source),
+        env=env,
+        base_env=BASE_ENV,
+        default_run_env=BASE_ENV,
+        config_patterns={"serving": PATTERNS},
+        merge_strategy={"serving": "soft"},
+    )
+    return ServingSettings.model_validate(loader["serving"]["serving"])
+
+
+@lru_cache(maxsize=1)
+def settings() -> ServingSettings:
+    """The settings of this process, read once."""
+    return load_settings()

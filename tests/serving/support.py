@@ -1,0 +1,220 @@
+"""Helpers shared by the serving tests and the serving benchmark: a trained project copy, a
+BentoML home seeded with its champion, bars payloads, and `bentoml serve` on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from tests.conftest import PROJECT_ROOT, copy_project, kedro_run
+from tests.support.servers import LOCALHOST, ServerProcess, free_port, running_process
+
+BIN = Path(sys.executable).parent
+SIMULATOR_END = "2025-06-01 00:00"
+SERVED_SYMBOLS = ["AAPL", "BTC-USD"]
+# A small, fast project: two symbols, no profiling, two backtest folds.
+FAST_PARAMETERS = {
+    "ingestion": {"symbols": SERVED_SYMBOLS},
+    "data_profile": {"enabled": False},
+    "modelling": {"backtest": {"folds": 2}},
+}
+# Fewer boosting rounds: the tests are about the serving path, not the model's skill.
+SMALL_MODEL_ITERATIONS = 40
+QUIET = {
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MPLBACKEND": "Agg",
+}
+
+
+def train_project(destination: Path, small_model: bool = True) -> Path:
+    """A project copy after `kedro run`: its mlflow.db holds `rps_kedro@champion`."""
+    project = copy_project(destination)
+    parameters = copy.deepcopy(FAST_PARAMETERS)
+    if small_model:
+        boosting = {"gradient_boosting": {"max_iter": SMALL_MODEL_ITERATIONS}}
+        parameters["modelling"]["candidates"] = boosting
+    (project / "conf/local/parameters.yml").write_text(yaml.safe_dump(parameters))
+    shutil.copy(PROJECT_ROOT / "bentofile.yaml", project / "bentofile.yaml")
+    result = kedro_run(project, "--params", f"simulator_end={SIMULATOR_END}")
+    if result.returncode != 0:
+        raise RuntimeError(f"kedro run failed:\n{result.stderr[-4000:]}")
+    return project
+
+
+@dataclass
+class TrainedModel:
+    """A trained project copy and its champion imported into a BentoML model store."""
+
+    project: Path
+    bentoml_home: Path  # the shared model (and Bento) store
+    tag: str
+    bars: pd.DataFrame  # the primary bars the model was trained on
+
+    @property
+    def conf(self) -> Path:
+        return self.project / "conf"
+
+    def recent_bars(self, symbol: str, count: int, end: int | None = None) -> pd.DataFrame:
+        """`count` bars of `symbol`, ending `end` bars before its last one (None: the last)."""
+        rows = self.bars[self.bars["symbol"] == symbol]
+        stop = len(rows) if end is None else len(rows) - end
+        return rows.iloc[stop - count : stop].reset_index(drop=True)
+
+
+_session_models: dict[bool, TrainedModel] = {}
+
+
+def session_model(root: Path, small_model: bool = True) -> TrainedModel:
+    """Train and import once per process (the serving tests and the benchmark's smoke test
+    share it); `root` is used the first time only."""
+    if small_model not in _session_models:
+        project = train_project(root / "project", small_model=small_model)
+        home = root / "bentoml"
+        tag = seed_bentoml_home(project, home)
+        bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
+        _session_models[small_model] = TrainedModel(project, home, tag, bars)
+    return _session_models[small_model]
+
+
+def environment(bentoml_home: Path, conf_source: Path | None = None, **extra: str) -> dict:
+    env = {**os.environ, **QUIET, "BENTOML_HOME": str(bentoml_home), **extra}
+    if conf_source is not None:
+        env["RPS_CONF_SOURCE"] = str(conf_source)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+def seed_bentoml_home(project: Path, bentoml_home: Path) -> str:
+    """Import the project's champion into a BentoML home (`make bento`'s first step); its tag."""
+    result = subprocess.run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "rps_kedro.serving.build",
+            f"--tracking-uri=sqlite:///{project / 'mlflow.db'}",
+        ],
+        cwd=project,
+        env=environment(bentoml_home, project / "conf"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed:\n{result.stdout}\n{result.stderr[-4000:]}")
+    return result.stdout.strip().splitlines()[-1].split()[2].rstrip(":")
+
+
+def server_home(shared: Path, destination: Path) -> Path:
+    """A BentoML home of its own (BentoML wipes the home's Prometheus folder at each start)
+    whose model and Bento stores are the shared ones."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for store in ("models", "bentos"):
+        (shared / store).mkdir(exist_ok=True)
+        (destination / store).symlink_to(shared / store, target_is_directory=True)
+    return destination
+
+
+@contextlib.contextmanager
+def bentoml_server(
+    target: str,
+    bentoml_home: Path,
+    log_dir: Path,
+    *,
+    conf_source: Path | None = None,
+    cwd: Path = PROJECT_ROOT,
+    workers: int | None = None,
+    ready_path: str = "/readyz",
+    timeout: float = 240,
+    **extra_env: str,
+) -> Iterator[ServerProcess]:
+    """`bentoml serve <target>` on 127.0.0.1 and a free port; always stopped."""
+    port = free_port()
+    if workers is not None:
+        extra_env["BENTOML_CONFIG_OPTIONS"] = f"services.RpsService.workers={workers}"
+    argv = [str(BIN / "bentoml"), "serve", target, f"--host={LOCALHOST}", f"--port={port}"]
+    with running_process(
+        f"bentoml-{port}",
+        argv,
+        url=f"http://{LOCALHOST}:{port}",
+        ready_path=ready_path,
+        log_dir=log_dir,
+        timeout=timeout,
+        env=environment(bentoml_home, conf_source, **extra_env),
+        cwd=cwd,
+    ) as server:
+        yield server
+
+
+def bars_payload(bars: pd.DataFrame) -> list[dict[str, Any]]:
+    """Bars (the contract's frame) as the service's JSON bars, oldest first."""
+    frame = bars.sort_values("timestamp")
+    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        {"timestamp": stamp, "open": o, "high": h, "low": lo, "close": c, "volume": v}
+        for stamp, o, h, lo, c, v in zip(
+            stamps,
+            frame["open"],
+            frame["high"],
+            frame["low"],
+            frame["close"],
+            frame["volume"],
+            strict=True,
+        )
+    ]
+
+
+def predict_body(symbol: str, bars: pd.DataFrame) -> dict[str, Any]:
+    return {"symbol": symbol, "bars": bars_payload(bars)}
+
+
+def metric_samples(text: str) -> dict[str, float]:
+    """`name{labels}` -> value of a Prometheus text exposition (labels sorted by name)."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def as_json(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def raw_request(
+    url: str, path: str, body: bytes, headers: dict[str, str], timeout: float = 60
+) -> tuple[int, bytes]:
+    """POST with exactly these headers (e.g. a Content-Length larger than the body sent)."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    try:
+        connection.putrequest("POST", path)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        if body:
+            connection.send(body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

@@ -1,0 +1,106 @@
+"""The request path's model call with a stand-in forecaster: the frame is the bars contract,
+merged requests keep their own rows, and unusable bars become errors, not exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rps_kedro.bars import conform_bars
+from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
+from rps_kedro.serving.inference import Item, ModelInfo, Predictor
+from rps_kedro.serving.validation import BarColumns
+from tests.conftest import project_parameters
+
+PARAMS = project_parameters()
+FEATURES = PARAMS["features"]
+LOOKBACK = required_lookback(FEATURES)
+
+
+@dataclass
+class EchoForecaster:
+    """Predicts this bar's log return and Garman-Klass volatility (a persistence stand-in)."""
+
+    feature_columns: list[str]
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "predicted_log_return": frame["log_return"].to_numpy(),
+                "predicted_volatility": frame["garman_klass_volatility"].to_numpy(),
+            },
+            index=frame.index,
+        )
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    names = feature_columns(FEATURES)
+    reference = {"features": {n: {"lower": -1e9, "upper": 1e9} for n in names}}
+    reference["features"]["log_return"] = {"lower": -0.001, "upper": 0.001}
+    return Predictor(
+        EchoForecaster(names),
+        reference,
+        FEATURES,
+        PARAMS["validation"]["calendar"],
+        ModelInfo("rps_kedro", "7", "champion"),
+    )
+
+
+def item(symbol: str, bars: pd.DataFrame) -> Item:
+    stamps = bars["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    columns = {c: bars[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close", "volume")}
+    return Item(symbol, BarColumns(stamps, **columns))
+
+
+def test_the_frame_is_the_bars_contract_of_the_tails(predictor, simulated_bars):
+    btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"].tail(LOOKBACK + 20)
+    aapl = simulated_bars[simulated_bars["symbol"] == "AAPL"].tail(LOOKBACK)
+    frame, last_rows = predictor.bars_frame([item("BTC-USD", btc), item("AAPL", aapl)])
+    expected = conform_bars(
+        pd.concat(
+            [btc.tail(LOOKBACK).assign(symbol="BTC-USD|000000"), aapl.assign(symbol="AAPL|000001")]
+        )
+    )
+    pd.testing.assert_frame_equal(frame, expected)
+    assert [frame.loc[row, "symbol"] for row in last_rows] == ["BTC-USD|000000", "AAPL|000001"]
+
+
+def test_requests_for_the_same_symbol_keep_their_own_rows(predictor, simulated_bars):
+    btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"]
+    latest, earlier = btc.tail(LOOKBACK), btc.iloc[-LOOKBACK - 10 : -10]
+    together = predictor.predict([item("BTC-USD", latest), item("BTC-USD", earlier)])
+    alone = [predictor.predict([item("BTC-USD", bars)])[0] for bars in (latest, earlier)]
+    for merged, single in zip(together, alone, strict=True):
+        assert merged.prediction["timestamp"] == single.prediction["timestamp"]
+        assert merged.prediction["predicted_log_return"] == pytest.approx(
+            single.prediction["predicted_log_return"], rel=1e-9
+        )
+    assert together[0].prediction["timestamp"] == latest["timestamp"].iloc[-1].to_pydatetime()
+    assert together[0].prediction["model_version"] == "7"
+
+
+def test_out_of_range_features_are_listed(predictor, simulated_bars):
+    btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"].tail(LOOKBACK).copy()
+    btc.loc[btc.index[-1], ["close", "high"]] = btc["close"].iloc[-2] * 1.05
+    outcome = predictor.predict([item("BTC-USD", btc)])[0]
+    assert "log_return" in outcome.prediction["out_of_range_features"]
+    assert outcome.prediction["out_of_range_share"] == pytest.approx(
+        len(outcome.prediction["out_of_range_features"]) / len(predictor.feature_names)
+    )
+
+
+def test_bars_whose_features_are_not_finite_get_an_error_and_the_others_an_answer(
+    predictor, simulated_bars
+):
+    btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"].tail(LOOKBACK).copy()
+    broken = btc.copy()
+    broken.loc[broken.index[-1], ["high", "low"]] = [1e300, 1e-300]  # high / low overflows
+    outcomes = predictor.predict([item("BTC-USD", btc), item("ETH-USD", broken)])
+    assert outcomes[0].prediction is not None and outcomes[0].errors is None
+    assert outcomes[1].prediction is None
+    assert outcomes[1].errors[0].type == "features_not_finite"
+    assert "garman_klass_volatility" in outcomes[1].errors[0].msg
