@@ -19,14 +19,13 @@ from rps_kedro.datasets import (
     ProviderError,
     RateLimitError,
 )
+from tests.datasets.conftest import assert_bars_contract, queries
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
 KEY = "SECRET-KEY-123"
 # 17:30 EDT on Tuesday 2024-03-12, two days after the US switch to daylight saving time.
 NOW = pd.Timestamp("2024-03-12 21:30", tz="UTC")
-COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
-VALUES = ["open", "high", "low", "close", "volume"]
 
 
 def payload(name: str) -> dict:
@@ -43,25 +42,6 @@ def make_dataset(server, **kwargs) -> AlphaVantageDataset:
         **kwargs,
     }
     return AlphaVantageDataset(**options)
-
-
-def assert_bars_contract(bars: pd.DataFrame) -> None:
-    assert list(bars.columns) == COLUMNS
-    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
-    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
-    assert bars["symbol"].dtype == object
-    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
-    assert bars["timestamp"].is_monotonic_increasing
-    assert not bars.duplicated(["symbol", "timestamp"]).any()
-
-
-def queries(server) -> list[dict[str, str]]:
-    return [dict(request.args) for request, _ in server.log]
-
-
-@pytest.fixture
-def server(httpserver_ipv4):
-    return httpserver_ipv4
 
 
 def test_trailing_window_converts_us_eastern_to_utc_across_dst(server):

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
+from rps_kedro.bars import VALUE_COLUMNS
 from rps_kedro.datasets import BinanceDataset, ProviderError, RateLimitError
+from tests.datasets.conftest import assert_bars_contract, queries
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
 NOW = pd.Timestamp("2024-04-01 00:30", tz="UTC")  # last complete bar: 2024-03-31 23:00 UTC
 PATH = "/api/v3/klines"
-COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
-VALUES = ["open", "high", "low", "close", "volume"]
 
 
 def payload(name: str):
@@ -44,25 +44,6 @@ def make_dataset(server, **kwargs) -> BinanceDataset:
     return BinanceDataset(**options)
 
 
-def assert_bars_contract(bars: pd.DataFrame) -> None:
-    assert list(bars.columns) == COLUMNS
-    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
-    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
-    assert bars["symbol"].dtype == object
-    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
-    assert bars["timestamp"].is_monotonic_increasing
-    assert not bars.duplicated(["symbol", "timestamp"]).any()
-
-
-def queries(server) -> list[dict[str, str]]:
-    return [dict(request.args) for request, _ in server.log]
-
-
-@pytest.fixture
-def server(httpserver_ipv4):
-    return httpserver_ipv4
-
-
 def test_pages_forwards_with_start_time(server):
     pages = {
         millis("2024-03-31 16:00"): payload("binance_klines_page1.json"),
@@ -83,7 +64,7 @@ def test_pages_forwards_with_start_time(server):
     )
     assert (bars["symbol"] == "BTC-USDT").all()
     kline = payload("binance_klines_page1.json")[0]
-    assert bars.iloc[0][VALUES].tolist() == [float(value) for value in kline[1:6]]
+    assert bars.iloc[0][VALUE_COLUMNS].tolist() == [float(value) for value in kline[1:6]]
     common = {"symbol": "BTCUSDT", "interval": "1h", "endTime": millis("2024-03-31 23:00")}
     assert queries(server) == [
         {**common, "startTime": millis("2024-03-31 16:00"), "limit": "5"},

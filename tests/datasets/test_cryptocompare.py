@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
+from rps_kedro.bars import VALUE_COLUMNS
 from rps_kedro.datasets import CryptoCompareDataset, ProviderError, RateLimitError
+from tests.datasets.conftest import assert_bars_contract, queries
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
 NOW = pd.Timestamp("2024-04-01 00:30", tz="UTC")  # last complete bar: 2024-03-31 23:00 UTC
 PATH = "/data/v2/histohour"
-COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
-VALUES = ["open", "high", "low", "close", "volume"]
 
 
 def payload(name: str) -> dict:
@@ -44,25 +44,6 @@ def make_dataset(server, **kwargs) -> CryptoCompareDataset:
     return CryptoCompareDataset(**options)
 
 
-def assert_bars_contract(bars: pd.DataFrame) -> None:
-    assert list(bars.columns) == COLUMNS
-    assert str(bars["timestamp"].dtype) == "datetime64[ns, UTC]"
-    assert all(str(bars[column].dtype) == "float64" for column in VALUES)
-    assert bars["symbol"].dtype == object
-    assert (bars["timestamp"] == bars["timestamp"].dt.floor("h")).all()
-    assert bars["timestamp"].is_monotonic_increasing
-    assert not bars.duplicated(["symbol", "timestamp"]).any()
-
-
-def queries(server) -> list[dict[str, str]]:
-    return [dict(request.args) for request, _ in server.log]
-
-
-@pytest.fixture
-def server(httpserver_ipv4):
-    return httpserver_ipv4
-
-
 def test_pages_backwards_with_to_ts(server):
     page1, page2 = (
         payload("cryptocompare_histohour_page1.json"),
@@ -84,7 +65,7 @@ def test_pages_backwards_with_to_ts(server):
     )
     assert (bars["symbol"] == "BTC-USD").all()
     first_row = page2["Data"]["Data"][0]
-    assert bars.iloc[0][VALUES].tolist() == [
+    assert bars.iloc[0][VALUE_COLUMNS].tolist() == [
         first_row["open"],
         first_row["high"],
         first_row["low"],
