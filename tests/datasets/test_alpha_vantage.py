@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +17,7 @@ from rps_kedro.datasets import (
     ProviderError,
     RateLimitError,
 )
-from tests.datasets.conftest import assert_bars_contract, queries
+from tests.datasets.conftest import assert_bars_contract, assert_timeout_retried, queries
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
@@ -190,25 +188,13 @@ def test_5xx_then_success_recovers(server):
 
 
 def test_timeout_is_retried_then_reported(server):
-    release = threading.Event()
-
-    def stall(request: Request) -> Response:
-        release.wait(5)
-        return Response("{}", content_type="application/json")
-
-    server.expect_request("/query").respond_with_handler(stall)
     dataset = make_dataset(server, retry={**RETRY, "timeout": 0.2})
-    started = time.monotonic()
-    try:
-        with pytest.raises(ProviderError, match=r"gave up after 3 attempts: timed out after 0.2s"):
-            dataset.fetch("AAPL")
-    finally:
-        release.set()
-    assert time.monotonic() - started < 2
-    deadline = time.monotonic() + 2  # let the single-threaded server drain the stale requests
-    while len(server.log) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(server.log) == 3
+    assert_timeout_retried(
+        server,
+        "/query",
+        lambda: dataset.fetch("AAPL"),
+        r"gave up after 3 attempts: timed out after 0.2s",
+    )
 
 
 def test_malformed_json_fails_without_retry(server):
