@@ -21,6 +21,16 @@ class MarketCalendar:
         """Tell whether a symbol is a crypto pair such as BTC-USD."""
         return self.pair_separator in symbol
 
+    def crypto_mask(self, symbols: pd.Series) -> np.ndarray:
+        """Boolean mask of the crypto pairs among the symbols (one test per distinct symbol)."""
+        return symbols.astype(str).str.contains(self.pair_separator, regex=False).to_numpy(bool)
+
+    def session_hours(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
+        """Hours since the stock session opened (0 = the opening bar), in exchange time."""
+        return (
+            timestamps.tz_convert(self.exchange_timezone).hour.to_numpy() - self.session_open_hour
+        )
+
     def trading_hours(
         self, symbol: str, start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DatetimeIndex:
@@ -37,7 +47,7 @@ class MarketCalendar:
     def next_bar_starts(self, symbols: pd.Series, timestamps: pd.Series) -> pd.Series:
         """Start of the bar after each (symbol, bar start): the next hour, or the next session hour."""
         upcoming = pd.DatetimeIndex(timestamps) + pd.Timedelta(hours=1)
-        crypto = symbols.map(self.is_crypto).to_numpy(dtype=bool)
+        crypto = self.crypto_mask(symbols)
         pending = ~crypto & ~np.asarray(self.in_session(upcoming))
         while pending.any():
             upcoming = upcoming.where(~pending, upcoming + pd.Timedelta(hours=1))

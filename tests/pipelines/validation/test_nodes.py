@@ -15,6 +15,8 @@ from rps_kedro.pipelines.validation.nodes import (
 )
 from tests.conftest import PROJECT_ROOT, SIMULATION_END
 
+REAL_SOL = PROJECT_ROOT.parent / "shared/data/real/SOL-USDT_1h.parquet"
+
 
 @pytest.fixture(scope="module")
 def params() -> dict:
@@ -150,3 +152,77 @@ def test_a_return_spike_is_a_warning_not_a_failure(simulated_bars, params):
         example["timestamp"] == str(bars.loc[spike, "timestamp"])
         for example in spike_record["examples"]
     )
+
+
+def _zero_range_record(result: dict) -> dict:
+    """The zero-range expectation's record in a validation result."""
+    return next(r for r in result["expectations"] if r["check"].startswith("zero-range bars"))
+
+
+def _flatten(bars: pd.DataFrame, rows: list[int]) -> pd.DataFrame:
+    """Make the given rows flat bars: open = high = low = close (the bar's own close)."""
+    for row in rows:
+        bars.loc[row, ["open", "high", "low"]] = bars.loc[row, "close"]
+    return bars
+
+
+def test_clean_simulated_bars_have_no_zero_range_warning(simulated_bars, params):
+    result, _ = check_bars_quality(simulated_bars, params)
+    record = _zero_range_record(result)
+    assert record["success"] and record["unexpected_count"] == 0
+    assert record["check"] not in result["warnings"]
+    assert all(row["zero_range_bars"] == 0 for row in result["symbol_summary"])
+
+
+def test_zero_range_bars_are_a_warning_with_counts_not_a_failure(simulated_bars, params):
+    bars = simulated_bars.copy()
+    flat = list(bars.index[bars["symbol"] == "ETH-USD"][[300, 1200]])
+    bars = _flatten(bars, flat)
+    result, page = check_bars_quality(bars, params)
+    assert result["success"] and result["failed"] == []
+    record = _zero_range_record(result)
+    assert record["severity"] == "warning" and not record["success"]
+    assert record["check"] == "zero-range bars (high == low) at most 0.0%"
+    assert record["check"] in result["warnings"]
+    assert record["unexpected_count"] == 2
+    assert {example["timestamp"] for example in record["examples"]} == {
+        str(bars.loc[row, "timestamp"]) for row in flat
+    }
+    summary = {row["symbol"]: row for row in result["symbol_summary"]}
+    assert summary["ETH-USD"]["zero_range_bars"] == 2
+    assert isinstance(summary["ETH-USD"]["zero_range_bars"], int)
+    assert summary["ETH-USD"]["zero_range_share"] == pytest.approx(2 / summary["ETH-USD"]["rows"])
+    assert {s: row["zero_range_bars"] for s, row in summary.items() if s != "ETH-USD"} == {
+        "AAPL": 0,
+        "MSFT": 0,
+        "BTC-USD": 0,
+    }
+    assert "PASSED" in page and "zero-range bars (high == low)" in page
+    assert "zero_range_bars" in page
+    pd.testing.assert_frame_equal(enforce_quality_gate(bars, result), conform_bars(bars))
+
+
+def test_zero_range_warning_respects_the_share_in_parameters(simulated_bars, params):
+    bars = _flatten(simulated_bars.copy(), [10, 20])
+    tolerant = {**params, "zero_range_max_share": 0.01}
+    result, _ = check_bars_quality(bars, tolerant)
+    record = _zero_range_record(result)
+    assert record["check"] == "zero-range bars (high == low) at most 1.0%"
+    assert record["success"] and record["unexpected_count"] == 2
+    assert record["check"] not in result["warnings"]
+    assert sum(row["zero_range_bars"] for row in result["symbol_summary"]) == 2
+
+
+@pytest.mark.skipif(not REAL_SOL.exists(), reason="real SOL-USDT bars not available")
+def test_real_sol_halt_bar_is_the_only_zero_range_bar(params):
+    bars = pd.read_parquet(REAL_SOL)
+    as_of = {**params, "as_of": str(bars["timestamp"].max())}
+    result, _ = check_bars_quality(bars, as_of)
+    assert result["success"], result["failed"]
+    record = _zero_range_record(result)
+    assert record["check"] in result["warnings"]
+    assert record["unexpected_count"] == 1
+    (example,) = record["examples"]
+    assert (example["symbol"], example["timestamp"]) == ("SOL-USDT", "2023-03-24 12:00:00+00:00")
+    (summary,) = result["symbol_summary"]
+    assert summary["zero_range_bars"] == 1

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rps_kedro.bars import KEY_COLUMNS, empty_bars
+from rps_kedro.market_calendar import MarketCalendar
 from rps_kedro.pipelines.features.indicators import (
     cyclical,
     garman_klass_volatility,
@@ -155,6 +156,31 @@ def _volatilities(bars: pd.DataFrame, rows: SymbolRows, windows: list[int]) -> C
     return per_bar | windowed
 
 
+def _market_volatility(
+    volatility: np.ndarray, rows: SymbolRows, crypto: np.ndarray, windows: dict[str, dict[str, int]]
+) -> Columns:
+    """HAR components: RMS volatility over one day / one week in each market's own bars."""
+    return {
+        f"har_volatility_{span}": np.where(
+            crypto,
+            np.sqrt(rolling_statistic(volatility**2, rows, windows["crypto"][span], "mean")),
+            np.sqrt(rolling_statistic(volatility**2, rows, windows["stock"][span], "mean")),
+        )
+        for span in ("day", "week")
+    }
+
+
+def _intraday_slot(timestamps: pd.Series, crypto: np.ndarray, calendar: MarketCalendar) -> Columns:
+    """Market (1 = crypto) and hour of the bar in its session: UTC hour for crypto, session hour
+    for stocks (0 = the opening bar), the key of the intraday volatility pattern."""
+    utc_hour = timestamps.dt.hour.to_numpy()
+    session_hour = calendar.session_hours(pd.DatetimeIndex(timestamps))
+    return {
+        "is_crypto": crypto.astype("float64"),
+        "session_hour": np.where(crypto, utc_hour, session_hour).astype("float64"),
+    }
+
+
 def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
     """Standard score of log(1 + volume) within each trailing window."""
     log_volume = np.log1p(volume)
@@ -187,6 +213,9 @@ def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame
     close, volume = _arrays(bars, "close volume")
     returns = log_returns(close, rows)
     windows = params["rolling_windows"]
+    calendar = MarketCalendar(**params["calendar"])
+    crypto = calendar.crypto_mask(bars["symbol"])
+    volatilities = _volatilities(bars, rows, windows)
     features = {
         "log_return": returns,
         **_lagged_returns(returns, rows, params["return_lags"]),
@@ -195,9 +224,13 @@ def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame
         **_moving_average_ratios(close, rows, params["moving_average_pairs"]),
         **_momentum(close, rows, params),
         **_ranges(bars, rows, params),
-        **_volatilities(bars, rows, windows),
+        **volatilities,
+        **_market_volatility(
+            volatilities["garman_klass_volatility"], rows, crypto, params["har_windows"]
+        ),
         **_volume_zscores(volume, rows, windows),
         **_calendar(bars["timestamp"]),
+        **_intraday_slot(bars["timestamp"], crypto, calendar),
     }
     return pd.DataFrame({column: bars[column] for column in KEY_COLUMNS} | features)
 
@@ -218,6 +251,7 @@ def required_lookback(params: dict[str, Any]) -> int:
     bars_before = [
         max(params["return_lags"]) + 1,  # a lagged return also needs the close before it
         *params["rolling_windows"],  # a window of returns needs the close before it
+        *(window for market in params["har_windows"].values() for window in market.values()),
         max(pair["slow"] for pair in params["moving_average_pairs"]) - 1,
         len(wilder_weights(params["rsi_period"], tail_weight)),  # price changes need one more
         len(wilder_weights(params["atr_period"], tail_weight)),  # true range needs one more

@@ -1,28 +1,43 @@
-"""Forecasters with one interface (fit on model_input rows, predict both targets): the
-scikit-learn candidates and the naive baselines they must beat."""
+"""Forecasters per target: the naive baselines (persistence, log-HAR) and learned regressors,
+and `Forecaster`, the served model: per target, the candidate that won the selection rule.
+
+Every candidate forecasts both targets (the baselines' return forecast is 0, "no change"), so
+selection can treat baselines as candidates like any learned model. A `Forecaster` keeps the
+fitted baselines beside the served models: it can always fall back to them per target.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
-PREDICTION_COLUMNS = ["predicted_log_return", "predicted_volatility"]
+from rps_kedro.pipelines.modelling.metrics import VolatilityFloor
+
+TARGETS = ("return", "volatility")
+TARGET_COLUMNS = {"return": "target_log_return", "volatility": "target_volatility"}
+PREDICTION_COLUMNS = {"return": "predicted_log_return", "volatility": "predicted_volatility"}
+CLIPPED_COLUMNS = {"return": "clipped_log_return", "volatility": "clipped_volatility"}
+BASELINES = ("persistence", "har")
+UNBOUNDED = (-np.inf, np.inf)
 
 
-class Forecaster(Protocol):
-    """Anything that learns from model_input rows and predicts both next-hour targets."""
+class TargetModel(Protocol):
+    """Learns one target from model_input rows and forecasts it for other rows."""
 
-    def fit(self, frame: pd.DataFrame) -> Forecaster: ...
+    bounds: tuple[float, float]
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+    def fit(self, frame: pd.DataFrame) -> TargetModel: ...
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray: ...
 
 
 def make_estimator(spec: dict[str, Any]) -> RegressorMixin:
@@ -37,102 +52,216 @@ def make_estimator(spec: dict[str, Any]) -> RegressorMixin:
     )
 
 
-def _predictions(
-    frame: pd.DataFrame, log_return: np.ndarray, volatility: np.ndarray
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"predicted_log_return": log_return, "predicted_volatility": volatility}, index=frame.index
-    )
-
-
 @dataclass
-class RegressionForecaster:
-    """One regressor for the log return, one for log volatility (back-transformed with smearing)."""
+class NoChange:
+    """Persistence of the close: the next log return is 0."""
 
-    feature_columns: list[str]
-    return_estimator: RegressorMixin
-    volatility_estimator: RegressorMixin
-    volatility_floor: float
-    volatility_smearing: float = 1.0
-    description: dict[str, str] = field(default_factory=dict)
+    bounds: tuple[float, float] = UNBOUNDED
 
-    def fit(self, frame: pd.DataFrame) -> RegressionForecaster:
-        """Fit both regressors; Duan's smearing corrects the log-volatility back-transform."""
-        features = frame[self.feature_columns].to_numpy()
-        self.return_estimator = clone(self.return_estimator).fit(
-            features, frame["target_log_return"]
-        )
-        log_volatility = np.log(np.maximum(frame["target_volatility"], self.volatility_floor))
-        self.volatility_estimator = clone(self.volatility_estimator).fit(features, log_volatility)
-        residuals = log_volatility - self.volatility_estimator.predict(features)
-        self.volatility_smearing = float(np.mean(np.exp(residuals)))
-        return self
-
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Next-hour log return and volatility for each row."""
-        features = frame[self.feature_columns].to_numpy()
-        volatility = np.exp(self.volatility_estimator.predict(features)) * self.volatility_smearing
-        return _predictions(frame, self.return_estimator.predict(features), volatility)
-
-
-@dataclass
-class PersistenceForecaster:
-    """The naive forecast: next return 0 (next close = close), next volatility = this bar's."""
-
-    volatility_feature: str
-
-    def fit(self, frame: pd.DataFrame) -> PersistenceForecaster:
+    def fit(self, frame: pd.DataFrame) -> NoChange:
         """Nothing to learn."""
         return self
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Zero return and the current bar's volatility."""
-        return _predictions(frame, np.zeros(len(frame)), frame[self.volatility_feature].to_numpy())
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Zero for every row."""
+        return np.zeros(len(frame))
 
 
 @dataclass
-class HarForecaster:
-    """HAR (Corsi 2009) for volatility: linear in 1 h, 24 h and 168 h realised volatility (logs).
+class CurrentVolatility:
+    """Persistence of volatility: the next bar's volatility is this bar's."""
 
-    It forecasts volatility only; its return forecast is persistence (0)."""
+    feature: str
+    bounds: tuple[float, float] = UNBOUNDED
 
-    har_features: list[str]
-    volatility_floor: float
-    model: LinearRegression = field(default_factory=LinearRegression)
-    smearing: float = 1.0
-
-    def _design(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.log(np.maximum(frame[self.har_features].to_numpy(), self.volatility_floor))
-
-    def fit(self, frame: pd.DataFrame) -> HarForecaster:
-        """Least squares of next log volatility on the log HAR components."""
-        target = np.log(np.maximum(frame["target_volatility"], self.volatility_floor))
-        self.model = LinearRegression().fit(self._design(frame), target)
-        self.smearing = float(np.mean(np.exp(target - self.model.predict(self._design(frame)))))
+    def fit(self, frame: pd.DataFrame) -> CurrentVolatility:
+        """Nothing to learn."""
         return self
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Zero return and the HAR volatility forecast."""
-        volatility = np.exp(self.model.predict(self._design(frame))) * self.smearing
-        return _predictions(frame, np.zeros(len(frame)), volatility)
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The current bar's volatility."""
+        return frame[self.feature].to_numpy(dtype="float64")
 
 
-def build_candidates(params: dict[str, Any], feature_columns: list[str]) -> dict[str, Forecaster]:
-    """Every configured candidate (same estimator kind for both targets) plus the baselines."""
-    floor = params["volatility_floor"]
-    candidates: dict[str, Forecaster] = {
-        name: RegressionForecaster(
-            feature_columns,
-            make_estimator(spec),
-            make_estimator(spec),
-            floor,
-            description={"return": name, "volatility": name},
+@dataclass
+class LogHar:
+    """Log-HAR (Corsi 2009) with an intraday pattern, for the next bar's volatility:
+
+    log v[t+1] = effect[slot] + b_bar log v_bar + b_day log v_day + b_week log v_week + e,
+
+    the components being RMS volatility over one bar, one session/day and one week of the
+    market's bars, and `slot` the market and hour in session of the bar (one intercept each,
+    fitted on training rows; a slot never seen in training gets their row-weighted mean).
+    Logs use the symbol-scaled floor, so one flat bar cannot collapse the forecast; the
+    forecast is bias-corrected back to volatility with Duan's smearing factor."""
+
+    components: list[str]
+    slot_columns: list[str]
+    floor: VolatilityFloor
+    coefficients: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    slot_effects: dict[float, float] = field(default_factory=dict)
+    default_effect: float = 0.0
+    smearing: float = 1.0
+    bounds: tuple[float, float] = UNBOUNDED
+
+    def _slots(self, frame: pd.DataFrame) -> np.ndarray:
+        """One number per (market, hour in session) combination."""
+        market, hour = (frame[column].to_numpy(dtype="float64") for column in self.slot_columns)
+        return market * 100 + hour
+
+    def _design(self, frame: pd.DataFrame) -> np.ndarray:
+        floor = self.floor.of(frame)[:, None]
+        return np.log(np.maximum(frame[self.components].to_numpy(dtype="float64"), floor))
+
+    def fit(self, frame: pd.DataFrame) -> LogHar:
+        """Least squares of the next log volatility on the log components and slot dummies."""
+        target = np.log(np.maximum(frame[TARGET_COLUMNS["volatility"]], self.floor.of(frame)))
+        slots, position, counts = np.unique(
+            self._slots(frame), return_inverse=True, return_counts=True
         )
-        for name, spec in params["candidates"].items()
+        dummies = np.zeros((len(frame), len(slots)))
+        dummies[np.arange(len(frame)), position] = 1.0
+        design = np.hstack([self._design(frame), dummies])
+        solution, *_ = np.linalg.lstsq(design, target.to_numpy(), rcond=None)
+        width = len(self.components)
+        self.coefficients = solution[:width]
+        self.slot_effects = dict(zip(slots.tolist(), solution[width:].tolist(), strict=True))
+        self.default_effect = float(np.average(solution[width:], weights=counts))
+        self.smearing = float(np.mean(np.exp(target.to_numpy() - design @ solution)))
+        return self
+
+    def coefficient(self, component: str) -> float:
+        """The fitted coefficient of one component."""
+        return float(self.coefficients[self.components.index(component)])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Bias-corrected HAR volatility forecast for each row."""
+        effects = np.array(
+            [self.slot_effects.get(slot, self.default_effect) for slot in self._slots(frame)]
+        )
+        return np.exp(self._design(frame) @ self.coefficients + effects) * self.smearing
+
+
+@dataclass
+class LearnedTarget:
+    """A scikit-learn regressor of one target on the features (log volatility for volatility,
+    back-transformed with Duan's smearing). Its forecasts are clipped to the range of the target
+    seen in training (`clip_quantiles`): a learned model never extrapolates past it."""
+
+    target: str
+    feature_columns: list[str]
+    estimator: RegressorMixin
+    floor: VolatilityFloor
+    clip_quantiles: tuple[float, float]
+    smearing: float = 1.0
+    bounds: tuple[float, float] = UNBOUNDED
+
+    def training_target(self, frame: pd.DataFrame) -> np.ndarray:
+        """The values the regressor learns: the target, or its floored log for volatility."""
+        values = frame[TARGET_COLUMNS[self.target]].to_numpy(dtype="float64")
+        if self.target == "volatility":
+            return np.log(np.maximum(values, self.floor.of(frame)))
+        return values
+
+    def fit(self, frame: pd.DataFrame) -> LearnedTarget:
+        """Fit the regressor; record the training range and the smearing factor."""
+        features = frame[self.feature_columns].to_numpy()
+        target = self.training_target(frame)
+        self.estimator = clone(self.estimator).fit(features, target)
+        low, high = np.quantile(target, self.clip_quantiles)
+        if self.target == "volatility":
+            residuals = target - self.estimator.predict(features)
+            self.smearing = float(np.mean(np.exp(residuals)))
+            low, high = np.exp(low), np.exp(high)
+        self.bounds = (float(low), float(high))
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The target for each row, before clipping."""
+        predicted = self.estimator.predict(frame[self.feature_columns].to_numpy())
+        return np.exp(predicted) * self.smearing if self.target == "volatility" else predicted
+
+
+Candidate = dict[str, TargetModel]
+
+
+def build_candidates(params: dict[str, Any], feature_columns: list[str]) -> dict[str, Candidate]:
+    """Unfitted candidates, baselines first: each maps every target to its model."""
+    floor = VolatilityFloor.from_params(params["volatility_floor"])
+    har = params["har"]
+    clip = tuple(params["clip_quantiles"])
+    candidates: dict[str, Candidate] = {
+        "persistence": {
+            "return": NoChange(),
+            "volatility": CurrentVolatility(params["persistence_volatility_feature"]),
+        },
+        "har": {
+            "return": NoChange(),
+            "volatility": LogHar(har["components"], har["slot_columns"], floor),
+        },
     }
-    candidates["persistence"] = PersistenceForecaster(params["persistence_volatility_feature"])
-    candidates["har"] = HarForecaster(params["har_features"], floor)
+    for name, spec in params["candidates"].items():
+        candidates[name] = {
+            target: LearnedTarget(target, feature_columns, make_estimator(spec), floor, clip)
+            for target in TARGETS
+        }
     return candidates
 
 
-BASELINES = ("persistence", "har")
+def fit_candidate(candidate: Candidate, frame: pd.DataFrame, threads: int) -> Candidate:
+    """Fit every target's model on the same rows, with at most `threads` OpenMP threads:
+    gradient boosting on all cores of a small, busy machine is several times slower than on one."""
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return {target: model.fit(frame) for target, model in candidate.items()}
+
+
+def candidate_predictions(candidate: Candidate, frame: pd.DataFrame) -> pd.DataFrame:
+    """Both targets' forecasts for each row, clipped to each model's bounds, and the clip flags."""
+    columns = {}
+    for target, model in candidate.items():
+        raw = model.predict(frame)
+        low, high = model.bounds
+        columns[PREDICTION_COLUMNS[target]] = np.clip(raw, low, high)
+        columns[CLIPPED_COLUMNS[target]] = (raw < low) | (raw > high)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+@dataclass
+class Forecaster:
+    """The served model: fitted candidates and, per target, which one is served and why."""
+
+    feature_columns: list[str]
+    models: dict[str, Candidate]
+    served: dict[str, str]
+    reasons: dict[str, str]
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Served forecast of both targets for each row, with the clip flags."""
+        return self.served_from({name: self.predict_with(name, frame) for name in self.in_use()})
+
+    def in_use(self) -> list[str]:
+        """Names of the candidates that serve a target."""
+        return sorted(set(self.served.values()))
+
+    def predict_with(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """One fitted candidate's forecast of both targets."""
+        return candidate_predictions(self.models[name], frame)
+
+    def served_from(self, predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """Assemble the served forecast from each candidate's predictions of the same rows."""
+        return pd.concat(
+            {
+                column: predictions[self.served[target]][column]
+                for target in TARGETS
+                for column in (PREDICTION_COLUMNS[target], CLIPPED_COLUMNS[target])
+            },
+            axis=1,
+        )
+
+    def serving(self, target: str, name: str, reason: str) -> Forecaster:
+        """A copy that serves `name` for `target`."""
+        return replace(
+            self,
+            served={**self.served, target: name},
+            reasons={**self.reasons, target: reason},
+        )

@@ -13,69 +13,49 @@ from rps_kedro.market_calendar import MarketCalendar
 from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
 from rps_kedro.pipelines.modelling.forecasters import (
     BASELINES,
+    CLIPPED_COLUMNS,
     PREDICTION_COLUMNS,
+    TARGETS,
     Forecaster,
-    RegressionForecaster,
     build_candidates,
-    make_estimator,
+    candidate_predictions,
+    fit_candidate,
 )
-from rps_kedro.pipelines.modelling.metrics import forecast_metrics
+from rps_kedro.pipelines.modelling.metrics import (
+    VolatilityFloor,
+    diebold_mariano,
+    forecast_metrics,
+    target_losses,
+)
 
-TARGET_METRIC = {"return": ("rmse", "lower"), "volatility": ("qlike", "lower")}
+TARGET_METRIC = {"return": "rmse", "volatility": "qlike"}  # lower is better for both
 
 
-def _time_cuts(timestamps: pd.Series, fractions: list[float]) -> list[pd.Timestamp]:
-    """Timestamps splitting the sorted unique hours at the given cumulative fractions."""
-    hours = np.sort(timestamps.unique())
-    return [pd.Timestamp(hours[int(len(hours) * fraction)]) for fraction in fractions]
+def symbol_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Where each row sits in its symbol's own history, from 0 (first row) towards 1 (last)."""
+    order = frame.groupby("symbol", sort=False)["timestamp"]
+    return ((order.rank(method="first") - 1) / order.transform("size")).to_numpy()
 
 
 def split_by_time(
     model_input: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train / validation / test by time (the test window is the latest); never shuffled."""
+    """Train / validation / test per symbol by its own history (test = its latest rows); never
+    shuffled, so every symbol is trained, validated and tested whatever its history's dates."""
     test_start = 1 - params["test_fraction"]
     validation_start = test_start - params["validation_fraction"]
-    validation_cut, test_cut = _time_cuts(model_input["timestamp"], [validation_start, test_start])
-    stamps = model_input["timestamp"]
+    position = symbol_positions(model_input)
     return (
-        model_input[stamps < validation_cut].reset_index(drop=True),
-        model_input[(stamps >= validation_cut) & (stamps < test_cut)].reset_index(drop=True),
-        model_input[stamps >= test_cut].reset_index(drop=True),
+        model_input[position < validation_start].reset_index(drop=True),
+        model_input[(position >= validation_start) & (position < test_start)].reset_index(
+            drop=True
+        ),
+        model_input[position >= test_start].reset_index(drop=True),
     )
 
 
-def _evaluate(
-    forecaster: Forecaster, train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
-) -> dict[str, dict[str, float]]:
-    """Fit on `train`, score on `test`."""
-    predictions = forecaster.fit(train).predict(test)
-    return forecast_metrics(
-        test, predictions, params["persistence_volatility_feature"], params["volatility_floor"]
-    )
-
-
-def walk_forward_backtest(
-    train: pd.DataFrame, params: dict[str, Any], features_params: dict[str, Any]
-) -> dict[str, Any]:
-    """Expanding-window folds over the training period, every model refit per fold."""
-    folds = params["backtest"]["folds"]
-    first = params["backtest"]["initial_train_fraction"]
-    fractions = list(np.linspace(first, 1.0, folds + 1))
-    cuts = _time_cuts(train["timestamp"], fractions[:-1]) + [train["timestamp"].max()]
-    columns = feature_columns(features_params)
-    results = []
-    for fold, (start, end) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
-        fold_train = train[train["timestamp"] < start]
-        fold_test = train[(train["timestamp"] >= start) & (train["timestamp"] <= end)]
-        for name, model in build_candidates(params, columns).items():
-            metrics = _evaluate(model, fold_train, fold_test, params)
-            results.append(
-                {"fold": fold, "model": name, "test_start": str(start), **_flatten(metrics)}
-            )
-    table = pd.DataFrame(results)
-    mean = table.drop(columns=["fold", "test_start"]).groupby("model").mean()
-    return {"folds": results, "mean": mean.to_dict(orient="index")}
+def _floor(params: dict[str, Any]) -> VolatilityFloor:
+    return VolatilityFloor.from_params(params["volatility_floor"])
 
 
 def _flatten(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -86,84 +66,206 @@ def _flatten(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
-def _best(scores: dict[str, dict[str, dict[str, float]]], target: str) -> str:
-    metric, _ = TARGET_METRIC[target]
-    learned = {name: s for name, s in scores.items() if name not in BASELINES}
-    return min(learned, key=lambda name: learned[name][target][metric])
+def walk_forward_backtest(
+    train: pd.DataFrame, params: dict[str, Any], features_params: dict[str, Any]
+) -> dict[str, Any]:
+    """Expanding-window folds over each symbol's training rows, every candidate (baselines
+    included) refit per fold and scored on the fold's next rows."""
+    folds = params["backtest"]["folds"]
+    cuts = np.linspace(params["backtest"]["initial_train_fraction"], 1.0, folds + 1)
+    position = symbol_positions(train)
+    columns = feature_columns(features_params)
+    results = []
+    for fold, (start, end) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        fold_train = train[position < start]
+        fold_test = train[(position >= start) & (position < end)]
+        for name, candidate in build_candidates(params, columns).items():
+            predictions = candidate_predictions(
+                fit_candidate(candidate, fold_train, params["fit_threads"]), fold_test
+            )
+            metrics = forecast_metrics(fold_test, predictions, _floor(params))
+            results.append(
+                {"fold": fold, "model": name, "rows": len(fold_test), **_flatten(metrics)}
+            )
+    table = pd.DataFrame(results)
+    mean = table.drop(columns=["fold", "rows"]).groupby("model", sort=False).mean()
+    return {"folds": results, "mean": mean.to_dict(orient="index")}
+
+
+def _fold_scores(backtest: dict[str, Any], target: str) -> pd.DataFrame:
+    """The target's decisive metric per fold (rows) and model (columns)."""
+    key = f"{target}.{TARGET_METRIC[target]}"
+    table = pd.DataFrame(backtest["folds"])
+    return table.pivot(index="fold", columns="model", values=key)
+
+
+def choose_for_target(
+    target: str,
+    validation_scores: dict[str, dict[str, dict[str, float]]],
+    backtest: dict[str, Any],
+    rule: dict[str, Any],
+) -> tuple[str, str]:
+    """The candidate served for one target, and why.
+
+    The best baseline on validation is served unless a learned model beats every baseline on
+    the mean of the backtest folds, in at least `min_fold_win_share` of the folds, and on
+    validation; then the best such learned model on validation is."""
+    metric = TARGET_METRIC[target]
+    on_validation = {name: scores[target][metric] for name, scores in validation_scores.items()}
+    folds = _fold_scores(backtest, target)
+    best_baseline_folds = folds[list(BASELINES)].min(axis=1)
+    best_baseline = min(BASELINES, key=on_validation.__getitem__)
+    eligible = {
+        name: score
+        for name, score in on_validation.items()
+        if name not in BASELINES
+        and folds[name].mean() < best_baseline_folds.mean()
+        and (folds[name] < best_baseline_folds).mean() >= rule["min_fold_win_share"]
+        and score < on_validation[best_baseline]
+    }
+    if not eligible:
+        return best_baseline, (
+            f"no learned model beat the baselines on {metric} in the backtest and on validation;"
+            f" {best_baseline} is the best baseline on validation"
+        )
+    chosen = min(eligible, key=eligible.__getitem__)
+    return chosen, (
+        f"{chosen} beat every baseline on {metric} on the backtest folds and on validation"
+        f" ({eligible[chosen]:.6g} vs {best_baseline} {on_validation[best_baseline]:.6g})"
+    )
 
 
 def select_and_fit(
     train: pd.DataFrame,
     validation: pd.DataFrame,
+    backtest: dict[str, Any],
     params: dict[str, Any],
     features_params: dict[str, Any],
-) -> tuple[RegressionForecaster, dict[str, Any]]:
-    """Score every candidate on validation, keep the best per target, refit on train+validation."""
+) -> tuple[Forecaster, dict[str, Any]]:
+    """Score every candidate on validation, choose per target by the selection rule, refit the
+    chosen ones and both baselines on train + validation."""
     columns = feature_columns(features_params)
+    floor = _floor(params)
     scores = {
-        name: _evaluate(model, train, validation, params)
-        for name, model in build_candidates(params, columns).items()
-    }
-    chosen = {target: _best(scores, target) for target in TARGET_METRIC}
-    forecaster = RegressionForecaster(
-        columns,
-        make_estimator(params["candidates"][chosen["return"]]),
-        make_estimator(params["candidates"][chosen["volatility"]]),
-        params["volatility_floor"],
-        description=chosen,
-    ).fit(pd.concat([train, validation], ignore_index=True))
-    return forecaster, {"validation": scores, "chosen": chosen, "criteria": TARGET_METRIC}
-
-
-def _metrics_by_symbol(
-    test: pd.DataFrame, predictions: pd.DataFrame, params: dict[str, Any]
-) -> dict[str, dict[str, dict[str, float]]]:
-    return {
-        symbol: forecast_metrics(
-            rows,
-            predictions.loc[rows.index],
-            params["persistence_volatility_feature"],
-            params["volatility_floor"],
+        name: forecast_metrics(
+            validation,
+            candidate_predictions(
+                fit_candidate(candidate, train, params["fit_threads"]), validation
+            ),
+            floor,
         )
-        for symbol, rows in test.groupby("symbol")
+        for name, candidate in build_candidates(params, columns).items()
+    }
+    choices = {
+        target: choose_for_target(target, scores, backtest, params["selection"])
+        for target in TARGETS
+    }
+    served = {target: name for target, (name, _) in choices.items()}
+    history = pd.concat([train, validation], ignore_index=True)
+    candidates = build_candidates(params, columns)
+    models = {
+        name: fit_candidate(candidates[name], history, params["fit_threads"])
+        for name in candidates
+        if name in BASELINES or name in served.values()
+    }
+    forecaster = Forecaster(
+        columns, models, served, {target: reason for target, (_, reason) in choices.items()}
+    )
+    return forecaster, {"validation": scores, "served": served, "reasons": forecaster.reasons}
+
+
+def _window(rows: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "start": str(rows["timestamp"].min()),
+        "end": str(rows["timestamp"].max()),
+        "rows": len(rows),
+    }
+
+
+def compare_models(
+    rows: pd.DataFrame,
+    predictions: dict[str, pd.DataFrame],
+    params: dict[str, Any],
+    rivals: tuple[str, ...] = BASELINES,
+) -> dict[str, Any]:
+    """Metrics of every model on the same rows, each model's Diebold-Mariano test against each
+    rival per target (p-value small when the model's loss is lower), and clip counts."""
+    floor = _floor(params)
+    losses = {name: target_losses(rows, frame, floor) for name, frame in predictions.items()}
+    lags = params["diebold_mariano_lags"]
+    return {
+        "metrics": {
+            name: forecast_metrics(rows, frame, floor) for name, frame in predictions.items()
+        },
+        "diebold_mariano": {
+            name: {
+                target: {
+                    rival: diebold_mariano(losses[name][target], losses[rival][target], lags)
+                    for rival in rivals
+                    if rival in losses and rival != name
+                }
+                for target in TARGETS
+            }
+            for name in predictions
+        },
+        "clipped": {
+            name: {target: int(frame[CLIPPED_COLUMNS[target]].sum()) for target in TARGETS}
+            for name, frame in predictions.items()
+            if set(CLIPPED_COLUMNS.values()) <= set(frame.columns)
+        },
+    }
+
+
+def _by_symbol(
+    rows: pd.DataFrame, predictions: dict[str, pd.DataFrame], params: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        symbol: {"window": _window(part)}
+        | compare_models(
+            part, {name: frame.loc[part.index] for name, frame in predictions.items()}, params
+        )
+        for symbol, part in rows.groupby("symbol")
     }
 
 
 def evaluate_on_test(
-    forecaster: RegressionForecaster,
-    train: pd.DataFrame,
-    validation: pd.DataFrame,
-    test: pd.DataFrame,
-    params: dict[str, Any],
+    forecaster: Forecaster, test: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Challenger and baselines (fit on train+validation) on the test window, pooled and per symbol."""
-    history = pd.concat([train, validation], ignore_index=True)
-    challenger = forecaster.predict(test)
-    models = {"challenger": challenger}
-    for name, baseline in build_candidates(params, forecaster.feature_columns).items():
-        if name in BASELINES:
-            models[name] = baseline.fit(history).predict(test)
+    """Every fitted candidate (the baselines among them) on the test window, pooled and per
+    symbol; the predictions of each, one column pair per model."""
+    predictions = {name: forecaster.predict_with(name, test) for name in forecaster.models}
     report = {
-        "window": {
-            "start": str(test["timestamp"].min()),
-            "end": str(test["timestamp"].max()),
-            "rows": len(test),
-        },
-        "pooled": {
-            name: forecast_metrics(
-                test,
-                predictions,
-                params["persistence_volatility_feature"],
-                params["volatility_floor"],
-            )
-            for name, predictions in models.items()
-        },
-        "by_symbol": _metrics_by_symbol(test, challenger, params),
+        "window": _window(test),
+        "pooled": compare_models(test, predictions, params),
+        "by_symbol": _by_symbol(test, predictions, params),
     }
-    test_predictions = pd.concat([test[KEY_COLUMNS + ["close"]], challenger], axis=1)
-    for name in BASELINES:
-        test_predictions[f"{name}_volatility"] = models[name]["predicted_volatility"]
-    return test_predictions, report
+    columns = [test[KEY_COLUMNS + ["close"]]]
+    for name, frame in predictions.items():
+        columns.append(frame.add_prefix(f"{name}."))
+    return pd.concat(columns, axis=1), report
+
+
+def guard_against_baselines(
+    forecaster: Forecaster, test_report: dict[str, Any], params: dict[str, Any]
+) -> Forecaster:
+    """Serve the target's reference baseline (return: persistence, volatility: HAR) wherever
+    the selected model lost to it on the test window: what is served never loses to it there."""
+    pooled = test_report["pooled"]["metrics"]
+    guarded = forecaster
+    for target, reference in params["selection"]["reference_baseline"].items():
+        metric, served = TARGET_METRIC[target], forecaster.served[target]
+        served_score, reference_score = (
+            pooled[served][target][metric],
+            pooled[reference][target][metric],
+        )
+        if served_score > reference_score:
+            guarded = guarded.serving(
+                target,
+                reference,
+                f"{served} was selected but lost to {reference} on the test window"
+                f" ({metric} {served_score:.6g} > {reference_score:.6g}): {reference} is served",
+            )
+    return guarded
 
 
 def build_drift_reference(
@@ -209,14 +311,15 @@ def select_inference_example(
 
 
 def predict_next_hour(
-    forecaster: RegressionForecaster,
+    forecaster: Forecaster,
     drift_reference: dict[str, Any],
     bars: pd.DataFrame,
     features: pd.DataFrame,
     calendar_params: dict[str, Any],
 ) -> pd.DataFrame:
     """Predicted next close, log return and volatility for every bar with a full lookback,
-    with the bar time each prediction is for and the share of features outside the reference."""
+    with the bar time each prediction is for, the share of features outside the reference and
+    the targets whose learned forecast was clipped to the training range."""
     complete = features.dropna(subset=forecaster.feature_columns)
     close = bars.set_index(KEY_COLUMNS)["close"]
     keys = pd.MultiIndex.from_frame(complete[KEY_COLUMNS])
@@ -236,20 +339,72 @@ def predict_next_hour(
     out["predicted_volatility"] = predicted["predicted_volatility"]
     out["out_of_range_share"] = outside.mean(axis=1)
     out["out_of_range_features"] = [",".join(np.asarray(names)[row]) for row in outside]
+    clipped = predicted[[CLIPPED_COLUMNS[target] for target in TARGETS]].to_numpy()
+    out["clipped_targets"] = [",".join(np.asarray(TARGETS)[row]) for row in clipped]
     return out.reset_index(drop=True)
+
+
+def champion_context(
+    primary_bars: pd.DataFrame, test: pd.DataFrame, context_bars: int
+) -> pd.DataFrame:
+    """Each symbol's bars from `context_bars` bars before its first test row to its last one."""
+    bars = primary_bars.sort_values(KEY_COLUMNS, ignore_index=True)
+    starts = test.groupby("symbol")["timestamp"].min()
+    first_test = bars["symbol"].map(starts)
+    position = bars.groupby("symbol").cumcount()
+    test_position = position.where(bars["timestamp"] >= first_test).groupby(bars["symbol"]).min()
+    begin = bars["symbol"].map(test_position - context_bars)
+    return bars[first_test.notna() & (position >= begin)].reset_index(drop=True)
 
 
 def predict_with_champion(
     champion: Any, primary_bars: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """The current champion's predictions on the test window (empty when there is none)."""
-    columns = KEY_COLUMNS + PREDICTION_COLUMNS
+    """The current champion's predictions for every test row (empty when there is none), given
+    `champion_context_bars` bars of each symbol before its test window for the lookback."""
+    columns = KEY_COLUMNS + list(PREDICTION_COLUMNS.values())
     if champion is None:
         return pd.DataFrame(columns=columns)
-    context_start = test["timestamp"].min() - pd.Timedelta(hours=params["champion_context_hours"])
-    bars = primary_bars[primary_bars["timestamp"] >= context_start]
-    predictions = champion["model"].predict(as_model_input(bars))
-    return predictions[columns]
+    bars = champion_context(primary_bars, test, params["champion_context_bars"])
+    predictions = champion["model"].predict(as_model_input(bars))[columns]
+    covered = test[KEY_COLUMNS].merge(predictions, on=KEY_COLUMNS, how="left")
+    missing = covered[columns[-1]].isna()
+    if missing.any():
+        symbols = sorted(covered.loc[missing, "symbol"].unique())
+        raise ValueError(
+            f"the champion forecast no value for {int(missing.sum())} of {len(test)} test rows"
+            f" ({', '.join(symbols)}): raise modelling.champion_context_bars so every test row"
+            " has the champion's lookback"
+        )
+    return covered
+
+
+def model_test_predictions(test_predictions: pd.DataFrame, served: dict[str, str]) -> pd.DataFrame:
+    """One model's forecast of each test row (per target: `served` names the model), read
+    from the per-model columns of the test predictions."""
+    columns = {
+        column: test_predictions[f"{served[target]}.{column}"]
+        for target in TARGETS
+        for column in (PREDICTION_COLUMNS[target], CLIPPED_COLUMNS[target])
+    }
+    return test_predictions[KEY_COLUMNS].assign(**columns)
+
+
+def promotion_checks(
+    scores: dict[str, Any], references: dict[str, str], champion: bool, tolerance: dict[str, float]
+) -> dict[str, dict[str, bool]]:
+    """Per target: is the challenger not worse than its reference baseline and the champion?"""
+    checks: dict[str, dict[str, bool]] = {}
+    for target, metric in TARGET_METRIC.items():
+        mine = scores["metrics"]["challenger"][target][metric]
+        rivals = {references[target]: 0.0} | ({"champion": tolerance[target]} if champion else {})
+        checks[target] = {
+            f"{metric} not worse than {rival}": bool(
+                mine <= scores["metrics"][rival][target][metric] * (1 + allowed)
+            )
+            for rival, allowed in rivals.items()
+        }
+    return checks
 
 
 def decide_promotion(
@@ -257,63 +412,56 @@ def decide_promotion(
     test_predictions: pd.DataFrame,
     champion_predictions: pd.DataFrame,
     champion: dict[str, Any] | None,
+    forecaster: Forecaster,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Challenger vs champion vs persistence on the same latest test rows; promote only if better."""
+    """Promote only when, on every test row and for EACH target, the challenger (as served) is
+    not worse than the target's reference baseline and than the champion; the first version too."""
     promotion = params["promotion"]
-    floor, persistence = params["volatility_floor"], params["persistence_volatility_feature"]
-    rows = test.merge(champion_predictions[KEY_COLUMNS], on=KEY_COLUMNS) if champion else test
-    challenger = rows[KEY_COLUMNS].merge(test_predictions, on=KEY_COLUMNS)
-    scores = {"challenger": forecast_metrics(rows, challenger, persistence, floor)}
-    if champion:
-        champion_rows = rows[KEY_COLUMNS].merge(champion_predictions, on=KEY_COLUMNS)
-        scores["champion"] = forecast_metrics(rows, champion_rows, persistence, floor)
-    scores["persistence"] = forecast_metrics(
-        rows,
-        rows.assign(predicted_log_return=0.0, predicted_volatility=rows[persistence]),
-        persistence,
-        floor,
-    )
-    tolerance = promotion["tolerance_vs_persistence"]
-    checks = {
-        f"{target} {metric} within {tolerance[target]:.1%} of persistence": scores["challenger"][
-            target
-        ][metric]
-        <= scores["persistence"][target][metric] * (1 + tolerance[target])
-        for target, (metric, _) in TARGET_METRIC.items()
-    }
-    improvement = None
-    if champion:
-        improvement = float(
-            np.mean(
-                [
-                    1 - scores["challenger"][t][m] / scores["champion"][t][m]
-                    for t, (m, _) in TARGET_METRIC.items()
-                ]
-            )
-        )
-        checks[f"beats champion by >= {promotion['min_improvement']:.2%}"] = (
-            improvement >= promotion["min_improvement"]
-        )
-    failed = [name for name, ok in checks.items() if not ok]
-    promote = not champion or not failed
-    if not champion:
-        reason = "no champion yet: the first model becomes champion" + (
-            f" (though it failed: {'; '.join(failed)})" if failed else ""
-        )
-    else:
-        reason = "all checks passed" if promote else "failed: " + "; ".join(failed)
-    return {
-        "promote": bool(promote),
-        "reason": reason,
-        "champion_version": champion["version"] if champion else None,
-        "mean_relative_improvement": improvement,
-        "checks": {name: bool(ok) for name, ok in checks.items()},
-        "criteria": {target: metric for target, (metric, _) in TARGET_METRIC.items()},
-        "window": {
-            "start": str(rows["timestamp"].min()),
-            "end": str(rows["timestamp"].max()),
-            "rows": len(rows),
+    references = params["selection"]["reference_baseline"]
+    predictions = {
+        "challenger": model_test_predictions(test_predictions, forecaster.served),
+        **{
+            name: model_test_predictions(test_predictions, dict.fromkeys(TARGETS, name))
+            for name in BASELINES
         },
-        "scores": scores,
+    }
+    if champion:
+        predictions["champion"] = champion_predictions
+    aligned = {
+        name: test[KEY_COLUMNS].merge(frame, on=KEY_COLUMNS, how="left")
+        for name, frame in predictions.items()
+    }
+    scores = compare_models(test, aligned, params, (*BASELINES, "champion"))
+    checks = promotion_checks(
+        scores, references, bool(champion), promotion["tolerance_vs_champion"]
+    )
+    failed = [
+        f"{target}: {name}"
+        for target, named in checks.items()
+        for name, ok in named.items()
+        if not ok
+    ]
+    promote = not failed
+    champion_text = f"champion version {champion['version']}" if champion else "no champion yet"
+    reason = (
+        f"every target is not worse than its baseline and the champion ({champion_text})"
+        if promote
+        else f"failed ({champion_text}): " + "; ".join(failed)
+    )
+    return {
+        "promote": promote,
+        "reason": reason,
+        "failed": failed,
+        "champion_version": champion["version"] if champion else None,
+        "checks": checks,
+        "criteria": TARGET_METRIC,
+        "reference_baseline": references,
+        "served": {
+            target: {"model": forecaster.served[target], "reason": forecaster.reasons[target]}
+            for target in TARGETS
+        },
+        "window": _window(test),
+        "scores": scores["metrics"],
+        "diebold_mariano": scores["diebold_mariano"],
     }

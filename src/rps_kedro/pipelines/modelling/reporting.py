@@ -11,96 +11,197 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.inspection import permutation_importance
 
-from rps_kedro.pipelines.modelling.forecasters import RegressionForecaster
+from rps_kedro.pipelines.modelling.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
 
-SHOWN_METRICS = {
-    "return": ["rmse", "mae", "r2", "close_mape", "directional_accuracy", "skill_vs_persistence"],
-    "volatility": ["rmse", "qlike", "r2", "skill_vs_persistence", "qlike_skill_vs_persistence"],
+RETURN_COLUMNS = {
+    "RMSE": ("metrics", "rmse"),
+    "skill vs persistence": ("metrics", "skill_vs_persistence"),
+    "direction hit rate": ("metrics", "directional_accuracy"),
+    "majority direction": ("metrics", "majority_direction_share"),
+    "DM p vs persistence": ("dm", "persistence"),
 }
+VOLATILITY_COLUMNS = {
+    "QLIKE": ("metrics", "qlike"),
+    "QLIKE w/o zero-range": ("metrics", "qlike_without_zero_range"),
+    "zero-range share": ("metrics", "zero_range_share"),
+    "RMSE": ("metrics", "rmse"),
+    "DM p vs HAR": ("dm", "har"),
+    "DM p vs persistence": ("dm", "persistence"),
+}
+TABLE_COLUMNS = {"return": RETURN_COLUMNS, "volatility": VOLATILITY_COLUMNS}
 
 
-def _table(scores: dict[str, dict[str, dict[str, float]]], target: str) -> str:
-    """A Markdown table: one row per model, one column per metric of the target."""
-    metrics = SHOWN_METRICS[target]
-    lines = ["| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-    for model, values in scores.items():
-        cells = [
-            f"{values[target][m]:.6g}" if values[target][m] is not None else "n/a" for m in metrics
-        ]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+def _cell(value: float | None) -> str:
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.4g}"
+    )
+
+
+def _value(comparison: dict[str, Any], model: str, target: str, source: tuple[str, str]) -> Any:
+    kind, key = source
+    if kind == "metrics":
+        return comparison["metrics"][model][target][key]
+    test = comparison["diebold_mariano"][model][target].get(key)
+    return None if test is None else test["p_value"]
+
+
+def comparison_table(comparison: dict[str, Any], target: str, rows: dict[str, str]) -> str:
+    """A Markdown table for one target: one row per model (label -> model name)."""
+    columns = TABLE_COLUMNS[target]
+    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label, model in rows.items():
+        cells = [_cell(_value(comparison, model, target, source)) for source in columns.values()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _served_rows(served: dict[str, Any], target: str, others: list[str]) -> dict[str, str]:
+    name = served[target]["model"]
+    return {f"**served: {name}**": name} | {model: model for model in others if model != name}
+
+
+def _served_section(decision: dict[str, Any]) -> str:
+    lines = ["| target | served | why |", "|---|---|---|"]
+    for target, choice in decision["served"].items():
+        lines.append(f"| {target} | {choice['model']} | {choice['reason']} |")
+    return "\n".join(lines)
+
+
+def _symbol_sections(decision: dict[str, Any], test_report: dict[str, Any]) -> str:
+    parts = []
+    for symbol, comparison in test_report["by_symbol"].items():
+        window = comparison["window"]
+        parts.append(
+            f"### {symbol} ({window['start']} to {window['end']}, {window['rows']} rows)\n\n"
+            + "\n\n".join(
+                comparison_table(
+                    comparison, target, _served_rows(decision["served"], target, list(BASELINES))
+                )
+                for target in TARGETS
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def _selection_table(selection: dict[str, Any], backtest: dict[str, Any]) -> str:
+    lines = [
+        "| model | backtest RMSE | validation RMSE | backtest QLIKE | validation QLIKE |",
+        "|---|---|---|---|---|",
+    ]
+    for model, scores in selection["validation"].items():
+        mean = backtest["mean"][model]
+        lines.append(
+            f"| {model} | {_cell(mean['return.rmse'])} | {_cell(scores['return']['rmse'])}"
+            f" | {_cell(mean['volatility.qlike'])} | {_cell(scores['volatility']['qlike'])} |"
+        )
     return "\n".join(lines)
 
 
 def model_comparison_markdown(
-    decision: dict[str, Any], test_report: dict[str, Any], selection: dict[str, Any]
+    decision: dict[str, Any],
+    test_report: dict[str, Any],
+    selection: dict[str, Any],
+    backtest: dict[str, Any],
 ) -> str:
-    """Challenger vs champion vs baselines on the latest test window, with the decision and why."""
+    """The user's question first: per target and symbol, served model vs persistence vs HAR
+    (and the champion) on the test window, what is served and why, then the decision."""
     verdict = "PROMOTED to champion" if decision["promote"] else "NOT promoted"
     window = decision["window"]
-    pooled = test_report["pooled"]
-    persistence_skill = pooled["challenger"]["return"]["skill_vs_persistence"]
-    honesty = (
-        "The challenger's return forecast does **not** beat persistence on the test window."
-        if persistence_skill <= 0
-        else f"The challenger's return RMSE is {persistence_skill:.2%} below persistence."
+    pooled_rows = {"challenger (as served)": "challenger", **{b: b for b in BASELINES}}
+    if decision["champion_version"] is not None:
+        pooled_rows[f"champion (version {decision['champion_version']})"] = "champion"
+    pooled = {"metrics": decision["scores"], "diebold_mariano": decision["diebold_mariano"]}
+    checks = "\n".join(
+        f"- [{'x' if ok else ' '}] {target}: {name}"
+        for target, named in decision["checks"].items()
+        for name, ok in named.items()
     )
-    return (
-        f"""# Model comparison: challenger {verdict}
+    clipped = test_report["pooled"]["clipped"]
+    return f"""# Model comparison: challenger {verdict}
 
 **Decision:** {decision["reason"]}.
-Champion before this run: {decision["champion_version"] or "none"}.
-Criteria: return {decision["criteria"]["return"]}, volatility {decision["criteria"]["volatility"]}
-(lower is better); mean relative improvement over the champion:
-{"n/a" if decision["mean_relative_improvement"] is None else f"{decision['mean_relative_improvement']:.3%}"}.
 
-Test window (latest, never trained on): {window["start"]} to {window["end"]}, {window["rows"]} rows.
+Test window (each symbol's latest rows, never trained on): {window["start"]} to {window["end"]},
+{window["rows"]} rows. Return: RMSE of the next-hour log return (persistence = "no change").
+Volatility: QLIKE on variances with a symbol-scaled floor (HAR is the bar to clear); lower is
+better. DM p: one-sided Diebold-Mariano p-value that the model's loss is lower than the rival's.
+Direction hit rate is on bars where forecast and outcome moved; "majority direction" is what
+always calling the more frequent direction scores there.
 
-## Next-hour log return (the predicted close follows from it)
+## What is served, and why
 
-{_table(decision["scores"], "return")}
+{_served_section(decision)}
 
-{honesty} Skill is 1 - RMSE_model / RMSE_persistence; R² on returns, not on price levels.
+## Served vs baselines, all symbols
 
-## Next-hour realised volatility (Garman-Klass of the next bar)
+{comparison_table(pooled, "return", pooled_rows)}
 
-{_table(decision["scores"], "volatility")}
+{comparison_table(pooled, "volatility", pooled_rows)}
 
-## All models on the full test window
+## Per symbol
 
-{_table(pooled, "return")}
+{_symbol_sections(decision, test_report)}
 
-{_table(pooled, "volatility")}
+## Every fitted candidate on the test window
 
-Chosen estimators: return = {selection["chosen"]["return"]}, volatility = {selection["chosen"]["volatility"]}
-(best on the validation window).
+{comparison_table(test_report["pooled"], "return", {m: m for m in test_report["pooled"]["metrics"]})}
 
-## Checks
+{comparison_table(test_report["pooled"], "volatility", {m: m for m in test_report["pooled"]["metrics"]})}
 
+Forecasts clipped to the training range: {clipped}.
+
+## Selection (backtest mean over folds, validation)
+
+{_selection_table(selection, backtest)}
+
+## Promotion checks
+
+{checks}
 """
-        + "\n".join(f"- [{'x' if ok else ' '}] {name}" for name, ok in decision["checks"].items())
-        + "\n"
-    )
 
 
-def comparison_figure(decision: dict[str, Any]) -> Figure:
-    """Bar charts of the decisive metric per target for challenger, champion and persistence."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, (target, metric) in zip(axes, decision["criteria"].items(), strict=True):
-        models = list(decision["scores"])
-        values = [decision["scores"][model][target][metric] for model in models]
-        axis.bar(models, values, color=["tab:blue", "tab:orange", "tab:gray"][: len(models)])
-        axis.set_title(f"{target}: {metric} (lower is better)")
-    figure.suptitle("promoted" if decision["promote"] else "not promoted")
+def target_figure(decision: dict[str, Any], test_report: dict[str, Any], target: str) -> Figure:
+    """The target's decisive metric for the served model and the baselines, pooled and per symbol."""
+    metric = decision["criteria"][target]
+    served = decision["served"][target]["model"]
+    groups = {"all symbols": decision["scores"] | {served: decision["scores"]["challenger"]}} | {
+        symbol: comparison["metrics"] for symbol, comparison in test_report["by_symbol"].items()
+    }
+    models = list(dict.fromkeys([served, *BASELINES]))
+    figure, axis = plt.subplots(figsize=(max(6, 2 * len(groups)), 4))
+    width = 0.8 / len(models)
+    for offset, model in enumerate(models):
+        values = [scores[model][target][metric] for scores in groups.values()]
+        label = f"served: {model}" if model == served else model
+        axis.bar(np.arange(len(groups)) + offset * width, values, width, label=label)
+    axis.set_xticks(np.arange(len(groups)) + width * (len(models) - 1) / 2, list(groups))
+    axis.set_title(f"{target}: {metric} on the test window (lower is better)")
+    axis.legend()
     figure.tight_layout()
     return figure
 
 
-def predictions_figure(test_predictions: pd.DataFrame, test: pd.DataFrame) -> Figure:
-    """Predicted vs actual close and volatility on the test window, for the first symbol."""
+def return_figure(decision: dict[str, Any], test_report: dict[str, Any]) -> Figure:
+    """The return RMSE plot."""
+    return target_figure(decision, test_report, "return")
+
+
+def volatility_figure(decision: dict[str, Any], test_report: dict[str, Any]) -> Figure:
+    """The volatility QLIKE plot."""
+    return target_figure(decision, test_report, "volatility")
+
+
+def predictions_figure(
+    test_predictions: pd.DataFrame, test: pd.DataFrame, forecaster: Forecaster
+) -> Figure:
+    """Served vs actual next close and volatility (with HAR) on the test window, first symbol."""
     symbol = test["symbol"].iloc[0]
-    rows = test_predictions["symbol"] == symbol
+    rows = test["symbol"] == symbol
     actual = test.loc[rows]
     predicted = test_predictions.loc[rows]
+    served = forecaster.served
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
     top.plot(
         actual["timestamp"],
@@ -108,16 +209,23 @@ def predictions_figure(test_predictions: pd.DataFrame, test: pd.DataFrame) -> Fi
         label="actual next close",
     )
     top.plot(
-        predicted["timestamp"],
-        predicted["close"] * np.exp(predicted["predicted_log_return"]),
-        label="predicted",
+        actual["timestamp"],
+        actual["close"] * np.exp(predicted[f"{served['return']}.predicted_log_return"]),
+        label=f"served ({served['return']})",
         alpha=0.7,
     )
     bottom.plot(
         actual["timestamp"], actual["target_volatility"], label="actual next volatility", alpha=0.6
     )
-    bottom.plot(predicted["timestamp"], predicted["predicted_volatility"], label="challenger")
-    bottom.plot(predicted["timestamp"], predicted["har_volatility"], label="HAR", alpha=0.7)
+    bottom.plot(
+        actual["timestamp"],
+        predicted[f"{served['volatility']}.predicted_volatility"],
+        label=f"served ({served['volatility']})",
+    )
+    if served["volatility"] != "har":
+        bottom.plot(
+            actual["timestamp"], predicted["har.predicted_volatility"], label="HAR", alpha=0.7
+        )
     top.set_title(f"{symbol}: test window")
     top.legend()
     bottom.legend()
@@ -125,45 +233,53 @@ def predictions_figure(test_predictions: pd.DataFrame, test: pd.DataFrame) -> Fi
     return figure
 
 
-def residuals_figure(test_predictions: pd.DataFrame, test: pd.DataFrame) -> Figure:
-    """Histograms of the return and log-volatility residuals on the test window."""
+def residuals_figure(
+    test_predictions: pd.DataFrame, test: pd.DataFrame, forecaster: Forecaster
+) -> Figure:
+    """Histograms of the served return and log-volatility residuals on the test window."""
+    served = forecaster.served
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.hist(test["target_log_return"] - test_predictions["predicted_log_return"], bins=80)
-    left.set_title("log return residuals")
-    ratio = np.log(
-        np.maximum(test["target_volatility"], 1e-12) / test_predictions["predicted_volatility"]
+    left.hist(
+        test["target_log_return"] - test_predictions[f"{served['return']}.predicted_log_return"],
+        bins=80,
     )
+    left.set_title(f"log return residuals ({served['return']})")
+    predicted = test_predictions[f"{served['volatility']}.predicted_volatility"]
+    ratio = np.log(np.maximum(test["target_volatility"], predicted.min()) / predicted)
     right.hist(ratio, bins=80)
-    right.set_title("log(actual / predicted volatility)")
+    right.set_title(f"log(actual / predicted volatility) ({served['volatility']})")
     figure.tight_layout()
     return figure
 
 
 def feature_importance_figure(
-    forecaster: RegressionForecaster, test: pd.DataFrame, params: dict[str, Any]
+    forecaster: Forecaster, test: pd.DataFrame, params: dict[str, Any]
 ) -> Figure:
-    """Permutation importance of each feature for both targets, on a sample of the test window."""
-    sample = test.sample(min(len(test), params["sample_rows"]), random_state=params["random_seed"])
-    features = sample[forecaster.feature_columns].to_numpy()
-    targets = {
-        "return": (forecaster.return_estimator, sample["target_log_return"]),
-        "log volatility": (
-            forecaster.volatility_estimator,
-            np.log(np.maximum(sample["target_volatility"], forecaster.volatility_floor)),
-        ),
+    """Permutation importance of each feature for every served learned model, on a sample of
+    the test window (a note instead when every target is served by a baseline)."""
+    learned = {
+        target: forecaster.models[name][target]
+        for target, name in forecaster.served.items()
+        if isinstance(forecaster.models[name][target], LearnedTarget)
     }
-    figure, axes = plt.subplots(1, 2, figsize=(12, 8))
-    for axis, (name, (estimator, target)) in zip(axes, targets.items(), strict=True):
+    if not learned:
+        figure, axis = plt.subplots(figsize=(8, 2))
+        axis.axis("off")
+        axis.text(0.5, 0.5, "every target is served by a baseline: no learned model", ha="center")
+        return figure
+    sample = test.sample(min(len(test), params["sample_rows"]), random_state=params["random_seed"])
+    figure, axes = plt.subplots(1, len(learned), figsize=(6 * len(learned), 8), squeeze=False)
+    for axis, (target, model) in zip(axes[0], learned.items(), strict=True):
         result = permutation_importance(
-            estimator,
-            features,
-            target,
+            model.estimator,
+            sample[model.feature_columns].to_numpy(),
+            model.training_target(sample),
             n_repeats=params["repeats"],
             random_state=params["random_seed"],
         )
         order = np.argsort(result.importances_mean)[-params["top_features"] :]
-        axis.barh(np.asarray(forecaster.feature_columns)[order], result.importances_mean[order])
-        axis.set_title(f"permutation importance: {name}")
+        axis.barh(np.asarray(model.feature_columns)[order], result.importances_mean[order])
+        axis.set_title(f"permutation importance: {target} ({forecaster.served[target]})")
     figure.tight_layout()
     return figure
 
@@ -179,11 +295,26 @@ def mlflow_metrics(
 ) -> dict[str, dict[str, float]]:
     """Flat metric names for kedro-mlflow's metrics history dataset ({value, step})."""
     metrics: dict[str, float] = {}
-    for model, targets in test_report["pooled"].items():
+    served = {"served": decision["scores"]["challenger"]}
+    for model, targets in (test_report["pooled"]["metrics"] | served).items():
         for target, values in targets.items():
             metrics.update(
                 {f"test.{model}.{target}.{name}": value for name, value in values.items()}
             )
+    for target, rivals in decision["diebold_mariano"]["challenger"].items():
+        metrics.update(
+            {
+                f"test.served.{target}.dm_p_vs_{rival}": test["p_value"]
+                for rival, test in rivals.items()
+            }
+        )
+    for symbol, comparison in test_report["by_symbol"].items():
+        for target, name in decision["served"].items():
+            model = name["model"]
+            metric = decision["criteria"][target]
+            metrics[f"test.{symbol}.served.{target}.{metric}"] = comparison["metrics"][model][
+                target
+            ][metric]
     for model, values in backtest["mean"].items():
         metrics.update({f"backtest.{model}.{name}": value for name, value in values.items()})
     metrics["promoted"] = float(decision["promote"])

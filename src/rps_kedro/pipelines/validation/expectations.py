@@ -1,8 +1,8 @@
 """The bars quality suite in Great Expectations (GX Core 1.x), thresholds from parameters.
 
-Two batches are validated: the bars themselves (with two derived columns: seconds past the hour
-and the return-spike score) and a per-symbol summary (row count, missing-hour ratio inside trading
-hours, age of the newest bar).
+Two batches are validated: the bars themselves (with three derived columns: seconds past the hour,
+the return-spike score and the bar range high - low) and a per-symbol summary (row count,
+missing-hour ratio inside trading hours, age of the newest bar, zero-range bars as count and share).
 """
 
 from __future__ import annotations
@@ -25,9 +25,18 @@ OHLC_ORDER = [("high", "open"), ("high", "close"), ("open", "low"), ("close", "l
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
+def bar_range(bars: pd.DataFrame) -> pd.Series:
+    """High minus low per bar; NaN where either is missing or not numeric."""
+    if not {"high", "low"} <= set(bars.columns):
+        return pd.Series(np.nan, index=bars.index)
+    high = pd.to_numeric(bars["high"], errors="coerce")
+    return high - pd.to_numeric(bars["low"], errors="coerce")
+
+
 def bars_with_derived_columns(bars: pd.DataFrame, spike_window: int) -> pd.DataFrame:
-    """Add seconds past the hour and |return| / trailing std of returns, per symbol."""
+    """Add seconds past the hour, bar range and |return| / trailing std of returns, per symbol."""
     checked = bars.copy()
+    checked["bar_range"] = bar_range(bars)
     if not {"symbol", "timestamp", "close"} <= set(bars.columns):
         return checked
     timestamps = pd.to_datetime(bars["timestamp"], errors="coerce", utc=True)
@@ -46,29 +55,47 @@ def bars_with_derived_columns(bars: pd.DataFrame, spike_window: int) -> pd.DataF
     return checked
 
 
+def _zero_range(ranges: pd.Series) -> tuple[int | None, float | None]:
+    """Bars with high == low among one symbol's ranges: count and share (None if unknown)."""
+    if ranges.isna().all():
+        return None, None
+    count = int(ranges.eq(0).sum())
+    return count, count / len(ranges)
+
+
+def _hour_coverage(
+    symbol: str, stamps: pd.Series, calendar: MarketCalendar, as_of: pd.Timestamp
+) -> tuple[float, float]:
+    """Missing-hour ratio inside trading hours and hours since the newest bar, for one symbol."""
+    present = pd.DatetimeIndex(stamps.dropna().unique())
+    if present.empty:
+        return 1.0, np.inf
+    expected = calendar.trading_hours(symbol, present.min(), present.max())
+    missing = len(expected.difference(present)) / max(len(expected), 1)
+    return missing, (as_of - present.max()) / pd.Timedelta(hours=1)
+
+
 def symbol_summary(
     bars: pd.DataFrame, calendar: MarketCalendar, as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """Per symbol: rows, missing-hour ratio inside trading hours, hours since the newest bar."""
+    """Per symbol: rows, missing trading hours, hours since the newest bar, zero-range bars."""
     columns = ["symbol", "rows", "missing_hour_ratio", "hours_since_last_bar"]
+    columns += ["zero_range_bars", "zero_range_share"]
     if not {"symbol", "timestamp"} <= set(bars.columns) or bars.empty:
         return pd.DataFrame(columns=columns)
     timestamps = pd.to_datetime(bars["timestamp"], errors="coerce", utc=True).dt.floor("h")
-    rows = []
-    for symbol, stamps in timestamps.groupby(bars["symbol"]):
-        present = pd.DatetimeIndex(stamps.dropna().unique())
-        if present.empty:
-            rows.append((symbol, len(stamps), 1.0, np.inf))
-            continue
-        expected = calendar.trading_hours(symbol, present.min(), present.max())
-        missing = len(expected.difference(present)) / max(len(expected), 1)
-        age = (as_of - present.max()) / pd.Timedelta(hours=1)
-        rows.append((symbol, len(stamps), missing, age))
+    zero_range = {
+        symbol: _zero_range(ranges) for symbol, ranges in bar_range(bars).groupby(bars["symbol"])
+    }
+    rows = [
+        (symbol, len(stamps), *_hour_coverage(symbol, stamps, calendar, as_of), *zero_range[symbol])
+        for symbol, stamps in timestamps.groupby(bars["symbol"])
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
-    """Expectations on each bar: schema, nulls, positivity, OHLC order, keys, alignment, spikes."""
+    """Expectations on each bar: schema, nulls, positivity, OHLC order, keys, alignment, warnings."""
     max_null_ratio = params["max_null_ratio"]
     suite: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
@@ -89,6 +116,13 @@ def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
             max_value=params["spike_max_std"],
             severity=FailureSeverity.WARNING,
             description=f"single-bar return within {params['spike_max_std']} rolling std",
+        ),
+        gxe.ExpectColumnValuesToNotBeInSet(
+            column="bar_range",
+            value_set=[0.0],
+            mostly=1 - params["zero_range_max_share"],
+            severity=FailureSeverity.WARNING,
+            description=f"zero-range bars (high == low) at most {params['zero_range_max_share']:.1%}",
         ),
     ]
     for column in VALUE_COLUMNS:
