@@ -14,11 +14,13 @@ def test_exit_code_follows_the_decision(tmp_path, capsys):
     decision = tmp_path / "decision.json"
     report = tmp_path / "report.md"
     report.write_text("# Model comparison: challenger NOT promoted\n")
+    failed = ["return: rmse not worse than persistence", "volatility: qlike not worse than har"]
     decision.write_text(
-        json.dumps({"promote": False, "reason": "failed: beats champion by >= 0.10%"})
+        json.dumps({"promote": False, "reason": "failed: " + "; ".join(failed), "failed": failed})
     )
     assert main(["--decision", str(decision), "--report", str(report)]) == 1
     output = capsys.readouterr().out
-    assert "NOT promoted" in output and "model gate: FAIL: failed: beats champion" in output
-    decision.write_text(json.dumps({"promote": True, "reason": "all checks passed"}))
+    assert "NOT promoted" in output and "model gate: FAIL: failed: return" in output
+    assert "model gate: worse on volatility: qlike not worse than har" in output
+    decision.write_text(json.dumps({"promote": True, "reason": "every target is not worse"}))
     assert main(["--decision", str(decision), "--report", str(report)]) == 0

@@ -1,5 +1,6 @@
 """End to end with the embedded registry: champion/challenger aliases, the pyfunc model, secrets."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,20 +18,21 @@ from tests.conftest import kedro_run, write_light_parameters
 pytestmark = pytest.mark.integration
 
 END = "simulator_end=2025-06-01 00:00"
-MEDIOCRE = "modelling.candidates.gradient_boosting.max_iter=2,modelling.candidates.ridge.alpha=1.0"
-WORSE = (
-    "modelling.candidates.gradient_boosting.learning_rate=1.0,"
-    "modelling.candidates.gradient_boosting.min_samples_leaf=2,"
-    "modelling.candidates.gradient_boosting.max_leaf_nodes=64,"
-    "modelling.candidates.gradient_boosting.max_iter=20,"
-    "modelling.candidates.ridge.alpha=0.0001"
+# HAR without its day and week components (windows of 1 and 2 bars): a weaker volatility model.
+MEDIOCRE = ",".join(
+    f"features.har_windows.{market}.{span}={bars}"
+    for market in ("crypto", "stock")
+    for span, bars in (("day", 1), ("week", 2))
 )
+# Demands a 1% lower return RMSE than the champion: the same model cannot pass.
+DEMANDING = "modelling.promotion.tolerance_vs_champion.return=-0.01"
 SECRETS = ("SECRET-CREDENTIALS-FILE-KEY-42", "SECRET-ENVIRONMENT-KEY-42")
 
 
 @pytest.fixture(scope="module")
 def registry_project(tmp_path_factory):
-    """A project copy run three times: mediocre model, worse model, default (better) model."""
+    """A project copy run four times: a mediocre first model, a better one, the same again in
+    the CI gate (champion not moved), and one refused by a demanding promotion rule."""
     from tests.conftest import copy_project  # noqa: PLC0415
 
     project = copy_project(tmp_path_factory.mktemp("registry") / "project")
@@ -43,9 +45,9 @@ def registry_project(tmp_path_factory):
         patch.setenv("ALPHAVANTAGE_API_KEY", SECRETS[1])
         for name, extra, pipeline in (
             ("mediocre", MEDIOCRE, "__default__"),
-            ("worse", WORSE, "__default__"),
+            ("better", "", "__default__"),
             ("gated", "modelling.promotion.move_champion=false", "modelling"),
-            ("default", "", "modelling"),
+            ("demanding", DEMANDING, "modelling"),
         ):
             params = ",".join(part for part in (END, extra) if part)
             runs[name] = kedro_run(project, "--pipelines", pipeline, "--params", params)
@@ -62,18 +64,45 @@ def _aliases() -> dict[str, int]:
     return {alias: int(version) for alias, version in model.aliases.items()}
 
 
-def test_champion_moves_only_to_a_better_model(registry_project):
-    project, runs = registry_project
+def _decision(project, run: str) -> dict:
+    return json.loads((project / f"data/08_reporting/model_promotion_{run}.json").read_text())
+
+
+def test_champion_moves_only_to_a_model_not_worse_on_any_target(registry_project):
+    project, _ = registry_project
     versions = MlflowClient().search_model_versions("name='rps_kedro'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
     tags = {int(v.version): v.tags.get("promotion", "") for v in versions}
-    assert tags[1].startswith("no champion yet")
-    assert tags[2].startswith("failed:") and "beats champion" in tags[2]
-    assert tags[3] == "all checks passed", "better, but the CI gate run must not move champion"
-    assert tags[4] == "all checks passed"
-    assert _aliases() == {"champion": 4, "challenger": 4}
+    assert tags[1].startswith("every target is not worse") and "no champion yet" in tags[1]
+    assert "champion version 1" in tags[2] and tags[2].startswith("every target")
+    assert tags[3].startswith("every target"), "as good, but the CI gate must not move champion"
+    assert tags[4].startswith("failed (champion version 2)")
+    assert _aliases() == {"champion": 2, "challenger": 4}
+    mediocre, better = _decision(project, "mediocre"), _decision(project, "better")
+    assert (
+        better["scores"]["challenger"]["volatility"]["qlike"]
+        < better["scores"]["champion"]["volatility"]["qlike"]
+    ), "the full HAR beats the champion that lacked its day and week components"
+    for decision in (mediocre, better):
+        scores = decision["scores"]
+        assert scores["challenger"]["return"]["rmse"] <= scores["persistence"]["return"]["rmse"]
+        assert scores["challenger"]["volatility"]["qlike"] <= scores["har"]["volatility"]["qlike"]
+    assert _decision(project, "demanding")["failed"] == ["return: rmse not worse than champion"]
     report = (project / "data/08_reporting/model_comparison.md").read_text()
-    assert "PROMOTED to champion" in report and "Champion before this run: 1" in report
+    assert "NOT promoted" in report and "## What is served, and why" in report
+    assert "champion (version 2)" in report
+
+
+def test_registered_versions_carry_a_model_card_and_their_training_data(registry_project):
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("rps_kedro", "champion")
+    card = version.description
+    assert card.startswith("# rps_kedro model card")
+    assert "## What is served" in card and "## Known limits" in card
+    assert "| AAPL |" in card and "| BTC-USD |" in card
+    inputs = client.get_run(version.run_id).inputs.dataset_inputs
+    assert {item.dataset.name for item in inputs} == {"model_input.training", "model_input.testing"}
+    assert all(item.dataset.profile for item in inputs), "row counts are recorded"
 
 
 def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
@@ -82,13 +111,15 @@ def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
     bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
     predictions = model.predict(as_model_input(bars))
     training = pd.read_parquet(project / "data/07_model_output/test_predictions.parquet")
-    joined = training.merge(
-        predictions, on=["symbol", "timestamp"], suffixes=("_training", "_pyfunc")
-    )
+    served = _decision(project, "demanding")["served"]  # same data and models as the champion
+    joined = training.merge(predictions, on=["symbol", "timestamp"])
     assert len(joined) == len(training)
-    for column in ("predicted_log_return", "predicted_volatility"):
+    for target, column in (
+        ("return", "predicted_log_return"),
+        ("volatility", "predicted_volatility"),
+    ):
         np.testing.assert_allclose(
-            joined[f"{column}_training"], joined[f"{column}_pyfunc"], rtol=1e-6
+            joined[f"{served[target]['model']}.{column}"], joined[column], rtol=1e-6
         )
     assert {"predicted_close", "prediction_for", "out_of_range_share"} <= set(predictions.columns)
 
@@ -135,7 +166,7 @@ def test_no_secret_reaches_mlflow_params_tags_or_artifacts(registry_project):
 
 
 @pytest.mark.parametrize(
-    ("run", "exit_code"), [("worse", 1), ("gated", 0), ("default", 0), ("mediocre", 0)]
+    ("run", "exit_code"), [("demanding", 1), ("gated", 0), ("better", 0), ("mediocre", 0)]
 )
 def test_gate_command_fails_on_the_worse_model_and_passes_on_the_better(
     registry_project, run, exit_code
@@ -167,7 +198,9 @@ def test_runs_log_metrics_plots_and_reports(registry_project):
         name.removeprefix("modelling_metrics."): value for name, value in run.data.metrics.items()
     }
     assert metrics["promoted"] == 1.0
-    assert "test.challenger.return.skill_vs_persistence" in metrics
+    assert "test.served.return.skill_vs_persistence" in metrics
+    assert "test.served.volatility.dm_p_vs_har" in metrics
+    assert "test.BTC-USD.served.volatility.qlike" in metrics
     assert "backtest.har.volatility.qlike" in metrics
     logged = {
         f"{folder}/{Path(item.path).name}"
@@ -183,7 +216,9 @@ def test_runs_log_metrics_plots_and_reports(registry_project):
         "plots/test_predictions.png",
         "plots/residuals.png",
         "plots/feature_importance.png",
-        "plots/model_comparison.png",
+        "plots/return_comparison.png",
+        "plots/volatility_comparison.png",
+        "reports/model_card.md",
     } <= logged
     full_run = client.get_model_version("rps_kedro", "2").run_id  # ran the whole default pipeline
     assert "reports/model_input_profile.html" in {

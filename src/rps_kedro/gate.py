@@ -1,8 +1,9 @@
-"""Model gate for CI: `python -m rps_kedro.gate` exits 1 when the last run's model lost to the
-champion (or to persistence), 0 when it was promoted; it prints the comparison report either way.
+"""Model gate for CI: `python -m rps_kedro.gate` exits 1 when any target of the last run's model
+is worse than its baseline (return: persistence, volatility: HAR) or than the champion, and names
+each; 0 when it was promoted. It prints the comparison report either way.
 
 The decision itself is made by the modelling pipeline (`decide_promotion`) on the latest test
-window, challenger and champion scored on the same rows; this command only enforces it.
+window, challenger, champion and baselines scored on the same rows; this command enforces it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def gate(decision_path: Path, report_path: Path) -> int:
         print(report_path.read_text())  # noqa: T201
     verdict = "PASS" if decision["promote"] else "FAIL"
     print(f"model gate: {verdict}: {decision['reason']}")  # noqa: T201
+    for failed in decision.get("failed", []):
+        print(f"model gate: worse on {failed}")  # noqa: T201
     return 0 if decision["promote"] else 1
 
 

@@ -1,7 +1,9 @@
-"""Model registry hooks: give the logged model an input example, then move the aliases.
+"""Model registry hooks: give the logged model an input example and the run its data inputs,
+then describe the registered version with its model card and move the aliases.
 
 kedro-mlflow logs and registers the inference pipeline after a PipelineML run; these hooks run
-just before (input example) and just after (aliases) it, because only then does the version exist.
+just before (input example, datasets) and just after (card, aliases) it, because only then does
+the version exist. kedro-mlflow has no dataset for MLflow dataset inputs (kedro-mlflow #446).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from typing import Any
 
 import mlflow
+import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
@@ -21,16 +24,29 @@ from rps_kedro.pipelines.modelling.pipeline import REGISTERED_MODEL_NAME
 logger = logging.getLogger(__name__)
 
 
+TRAINING_DATA = {"training": ("train", "validation"), "testing": ("test",)}
+
+
 class ModelInputExampleHook:
-    """Attach recent raw bars as the logged model's input example."""
+    """Attach recent raw bars as the logged model's input example, and log the model_input
+    rows it was trained and tested on as the run's MLflow dataset inputs."""
 
     @hook_impl(tryfirst=True)
     def after_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        """Runs before kedro-mlflow logs the model."""
-        if isinstance(pipeline, PipelineML):
-            pipeline.log_model_kwargs["input_example"] = catalog.load(pipeline.input_name)
+        """Runs before kedro-mlflow logs the model and ends the run."""
+        if not isinstance(pipeline, PipelineML):
+            return
+        pipeline.log_model_kwargs["input_example"] = catalog.load(pipeline.input_name)
+        for context, names in TRAINING_DATA.items():
+            rows = pd.concat([catalog.load(name) for name in names], ignore_index=True)
+            dataset = mlflow.data.from_pandas(
+                rows,
+                name=f"model_input.{context}",
+                targets="target_volatility",
+            )
+            mlflow.log_input(dataset, context=context)
 
 
 class ModelPromotionHook:
@@ -53,6 +69,9 @@ class ModelPromotionHook:
         client.set_registered_model_alias(REGISTERED_MODEL_NAME, "challenger", version.version)
         client.set_model_version_tag(
             REGISTERED_MODEL_NAME, version.version, "promotion", decision["reason"]
+        )
+        client.update_model_version(
+            REGISTERED_MODEL_NAME, version.version, description=catalog.load("model_card")
         )
         move_champion = catalog.load("params:modelling.promotion.move_champion")
         if decision["promote"] and move_champion:

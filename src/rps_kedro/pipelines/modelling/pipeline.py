@@ -112,6 +112,12 @@ def create_training_pipeline() -> Pipeline:
                 name="report_model_comparison",
             ),
             node(
+                reporting.model_card,
+                ["model_promotion", "test_report", "train", "validation"],
+                "model_card",
+                name="write_model_card",
+            ),
+            node(
                 reporting.return_figure,
                 ["model_promotion", "test_report"],
                 "return_comparison_plot",

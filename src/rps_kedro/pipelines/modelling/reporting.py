@@ -162,6 +162,78 @@ Forecasts clipped to the training range: {clipped}.
 """
 
 
+KNOWN_LIMITS = """- Hourly returns are close to a random walk: a return skill of a fraction of a percent over
+  persistence is the most to expect; the DM p-value says whether it is more than noise.
+- The volatility target is the next bar's Garman-Klass estimate, a noisy proxy: even a perfect
+  forecast scores a QLIKE well above 0, so compare with HAR, not with 0.
+- Learned forecasts are clipped to the training range of each target; a market regime outside
+  it is forecast at the edge of that range (the clip counts are reported and served as a metric).
+- Stock sessions follow the configured exchange clock; holidays and early closes are not modelled.
+"""
+
+
+def _training_windows(train: pd.DataFrame, validation: pd.DataFrame) -> str:
+    history = pd.concat([train, validation], ignore_index=True)
+    spans = history.groupby("symbol")["timestamp"].agg(["min", "max", "size"])
+    return "\n".join(
+        f"| {symbol} | {row['min']} | {row['max']} | {row['size']} |"
+        for symbol, row in spans.iterrows()
+    )
+
+
+def model_card(
+    decision: dict[str, Any],
+    test_report: dict[str, Any],
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+) -> str:
+    """The registered version's description: data, what is served per target, test skill vs the
+    baselines (pooled and per symbol) and known limits."""
+    served = decision["served"]
+    per_symbol = ["| symbol | target | served | served | persistence | HAR | DM p vs reference |"]
+    per_symbol.append("|---|---|---|---|---|---|---|")
+    for symbol, comparison in test_report["by_symbol"].items():
+        for target, metric in decision["criteria"].items():
+            model = served[target]["model"]
+            scores = comparison["metrics"]
+            reference = decision["reference_baseline"][target]
+            dm = comparison["diebold_mariano"][model][target].get(reference)
+            per_symbol.append(
+                f"| {symbol} | {target} {metric} | {model} | {_cell(scores[model][target][metric])}"
+                f" | {_cell(scores['persistence'][target][metric])}"
+                f" | {_cell(scores['har'][target][metric])}"
+                f" | {_cell(None if dm is None else dm['p_value'])} |"
+            )
+    pooled = {"metrics": decision["scores"], "diebold_mariano": decision["diebold_mariano"]}
+    rows = {"served": "challenger", **{name: name for name in BASELINES}}
+    return f"""# rps_kedro model card
+
+Next-hour forecasts per symbol: log return (gives the close) and Garman-Klass volatility.
+Promotion: {"PROMOTED" if decision["promote"] else "NOT promoted"}: {decision["reason"]}.
+
+## What is served
+
+{_served_section(decision)}
+
+## Training data (train + validation, per symbol)
+
+| symbol | first bar | last bar | rows |
+|---|---|---|---|
+{_training_windows(train, validation)}
+
+## Test window: {decision["window"]["start"]} to {decision["window"]["end"]}, {decision["window"]["rows"]} rows
+
+{comparison_table(pooled, "return", rows)}
+
+{comparison_table(pooled, "volatility", rows)}
+
+{chr(10).join(per_symbol)}
+
+## Known limits
+
+{KNOWN_LIMITS}"""
+
+
 def target_figure(decision: dict[str, Any], test_report: dict[str, Any], target: str) -> Figure:
     """The target's decisive metric for the served model and the baselines, pooled and per symbol."""
     metric = decision["criteria"][target]
