@@ -54,3 +54,22 @@ def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
     assert figures["bars"] == 8760
     assert set(figures["stages"]) == {"ingestion"}
     assert all(stage["peak_rss_mib"] > 50 for stage in figures["stages"].values())
+
+
+def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypatch, tmp_path):
+    from tests.benchmarks import bench_forecasts  # noqa: PLC0415
+
+    monkeypatch.setattr(
+        bench_forecasts, "WEEKLY", {"warmup_fraction": 0.8, "retrain_every_hours": 168}
+    )
+    bars = bench_forecasts.simulated_bars(["AAPL", "BTC-USD"], 24 * 100)
+    figures = bench_forecasts.evaluate_series("small", bars, simulate=True)
+    pooled = figures["training_run"]["pooled"]
+    assert pooled["return_rmse"]["challenger"] <= pooled["return_rmse"]["persistence"]
+    assert pooled["volatility_qlike"]["challenger"] <= pooled["volatility_qlike"]["har"]
+    assert set(figures["training_run"]["by_symbol"]) == {"AAPL", "BTC-USD"}
+    weekly = figures["promotion_backtest"]
+    assert weekly["retrains"] >= 2 and 1 <= weekly["promotions"] <= weekly["retrains"]
+    assert weekly["window"]["rows"] > 0
+    table = bench_forecasts.markdown({"series": {"small": figures}})
+    assert table.count("\n") == 3 and "| small |" in table

@@ -1,8 +1,14 @@
 """`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
 
-from tests.benchmarks import bench_data_refresh, bench_ingestion, bench_pipeline, bench_serving
+from tests.benchmarks import (
+    bench_data_refresh,
+    bench_forecasts,
+    bench_ingestion,
+    bench_pipeline,
+    bench_serving,
+)
 
-BENCHMARKS = [bench_ingestion, bench_data_refresh, bench_pipeline, bench_serving]
+BENCHMARKS = [bench_ingestion, bench_data_refresh, bench_pipeline, bench_serving, bench_forecasts]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

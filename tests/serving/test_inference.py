@@ -20,17 +20,24 @@ FEATURES = PARAMS["features"]
 LOOKBACK = required_lookback(FEATURES)
 
 
+MAX_VOLATILITY = 0.03  # the stand-in's "training range" of volatility
+
+
 @dataclass
 class EchoForecaster:
-    """Predicts this bar's log return and Garman-Klass volatility (a persistence stand-in)."""
+    """Predicts this bar's log return and Garman-Klass volatility (a persistence stand-in),
+    the volatility clipped at MAX_VOLATILITY like a learned model's at its training range."""
 
     feature_columns: list[str]
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        volatility = frame["garman_klass_volatility"].to_numpy()
         return pd.DataFrame(
             {
                 "predicted_log_return": frame["log_return"].to_numpy(),
-                "predicted_volatility": frame["garman_klass_volatility"].to_numpy(),
+                "predicted_volatility": np.minimum(volatility, MAX_VOLATILITY),
+                "clipped_log_return": False,
+                "clipped_volatility": volatility > MAX_VOLATILITY,
             },
             index=frame.index,
         )
@@ -91,6 +98,16 @@ def test_out_of_range_features_are_listed(predictor, simulated_bars):
     assert outcome.prediction["out_of_range_share"] == pytest.approx(
         len(outcome.prediction["out_of_range_features"]) / len(predictor.feature_names)
     )
+
+
+def test_clipped_forecasts_are_named_in_the_answer(predictor, simulated_bars):
+    btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"].tail(LOOKBACK).copy()
+    calm = predictor.predict([item("BTC-USD", btc)])[0].prediction
+    assert calm["clipped_targets"] == []
+    btc.loc[btc.index[-1], "high"] = btc["close"].iloc[-1] * 1.2  # a crash-sized range
+    wild = predictor.predict([item("BTC-USD", btc)])[0].prediction
+    assert wild["clipped_targets"] == ["volatility"]
+    assert wild["predicted_volatility"] == MAX_VOLATILITY
 
 
 def test_bars_whose_features_are_not_finite_get_an_error_and_the_others_an_answer(

@@ -25,6 +25,7 @@ def test_every_series_exists_from_the_start():
         assert samples[f'rps_feature_out_of_range_total{{feature="{feature}"}}'] == 0
     assert samples['rps_inference_latency_seconds_bucket{le="0.5"}'] == 0
     assert samples['rps_prediction_value_count{target="log_return"}'] == 0
+    assert samples['rps_clipped_predictions_total{target="volatility"}'] == 0
     assert samples['rps_model_info{alias="champion",version="3"}'] == 1
     assert samples["rps_drift_ratio"] == 0
 
@@ -37,6 +38,7 @@ def test_a_prediction_moves_its_series():
             "predicted_log_return": 0.001,
             "predicted_volatility": 0.004,
             "out_of_range_features": ["rsi_14"],
+            "clipped_targets": ["volatility"],
         }
     )
     metrics.rejected("invalid", 2)
@@ -47,3 +49,5 @@ def test_a_prediction_moves_its_series():
     assert samples['rps_predictions_total{outcome="invalid"}'] == 2
     assert samples['rps_feature_out_of_range_total{feature="rsi_14"}'] == 1
     assert samples['rps_prediction_value_count{target="volatility"}'] == 1
+    assert samples['rps_clipped_predictions_total{target="volatility"}'] == 1
+    assert samples['rps_clipped_predictions_total{target="log_return"}'] == 0

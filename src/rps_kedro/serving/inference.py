@@ -193,6 +193,7 @@ class Predictor:
             "predicted_volatility": row["predicted_volatility"],
             "out_of_range_share": row["out_of_range_share"],
             "out_of_range_features": features.split(",") if features else [],
+            "clipped_targets": row["clipped_targets"].split(",") if row["clipped_targets"] else [],
             "model_version": self.info.version,
             "model_alias": self.info.alias,
         }

@@ -11,6 +11,7 @@ are what monitoring/ (alert rules, Grafana dashboard) reads:
 - rps_feature_out_of_range_total{feature}  every model feature present from the start, at 0
 - rps_drift_ratio                          mean out-of-range share of the last N requests
 - rps_prediction_value{target}             log_return and volatility predictions
+- rps_clipped_predictions_total{target}    learned forecasts clipped to the training range
 - rps_model_info{version, alias}           1 for the served model
 
 prometheus_client is imported when the metrics are created (in the worker), not at module
@@ -74,6 +75,12 @@ class ServiceMetrics:
             buckets=settings.prediction_value_buckets,
             registry=r,
         )
+        self.clipped = Counter(
+            "rps_clipped_predictions_total",
+            "Predictions whose learned forecast was clipped to the range seen in training",
+            ["target"],
+            registry=r,
+        )
         self.model_info = Gauge(
             "rps_model_info",
             "The served registered model (value 1): version and registry alias",
@@ -85,6 +92,7 @@ class ServiceMetrics:
             self.predictions.labels(outcome=outcome)
         for target in TARGETS:
             self.prediction_value.labels(target=target)
+            self.clipped.labels(target=target)
         self.drift_ratio.set(0.0)
 
     def model_loaded(self, version: str, alias: str, features: Iterable[str]) -> None:
@@ -107,6 +115,8 @@ class ServiceMetrics:
             self.prediction_value.labels(target=target).observe(prediction[field])
         for feature in prediction["out_of_range_features"]:
             self.out_of_range.labels(feature=feature).inc()
+        for target in prediction["clipped_targets"]:
+            self.clipped.labels(target=target).inc()
 
 
 _process_metrics: ServiceMetrics | None = None

@@ -123,6 +123,10 @@ class Prediction(BaseModel):
         description="Share of this request's features outside the training reference bounds."
     )
     out_of_range_features: list[str]
+    clipped_targets: list[str] = Field(
+        description="Targets (log_return, volatility) whose learned forecast was clipped to the"
+        " range seen in training: the model would otherwise have extrapolated."
+    )
     model_version: str = Field(description="Version of the registered model that answered.")
     model_alias: str
 

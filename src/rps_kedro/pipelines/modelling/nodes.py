@@ -340,7 +340,8 @@ def predict_next_hour(
     out["out_of_range_share"] = outside.mean(axis=1)
     out["out_of_range_features"] = [",".join(np.asarray(names)[row]) for row in outside]
     clipped = predicted[[CLIPPED_COLUMNS[target] for target in TARGETS]].to_numpy()
-    out["clipped_targets"] = [",".join(np.asarray(TARGETS)[row]) for row in clipped]
+    served_names = np.array([PREDICTION_COLUMNS[t].removeprefix("predicted_") for t in TARGETS])
+    out["clipped_targets"] = [",".join(served_names[row]) for row in clipped]
     return out.reset_index(drop=True)
 
 
