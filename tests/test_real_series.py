@@ -13,14 +13,7 @@ import pytest
 
 from rps_kedro.bars import conform_bars
 from rps_kedro.pipelines.features.nodes import build_model_input
-from rps_kedro.pipelines.modelling.nodes import (
-    decide_promotion,
-    evaluate_on_test,
-    guard_against_baselines,
-    select_and_fit,
-    split_by_time,
-    walk_forward_backtest,
-)
+from rps_kedro.pipelines.modelling.online import retrain
 from tests.conftest import PROJECT_ROOT, kedro_run, project_parameters
 
 REAL_DATA = PROJECT_ROOT.parent / "shared/data/real"
@@ -31,22 +24,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _train_and_decide(model_input: pd.DataFrame, parameters: dict) -> dict:
-    """The modelling nodes of one training run with no champion: the promotion decision."""
-    params, features = parameters["modelling"], parameters["features"]
-    train, validation, test = split_by_time(model_input, params["split"])
-    backtest = walk_forward_backtest(train, params, features)
-    selected, _ = select_and_fit(train, validation, backtest, params, features)
-    test_predictions, report = evaluate_on_test(selected, test, params)
-    forecaster = guard_against_baselines(selected, report, params)
-    return decide_promotion(test, test_predictions, None, None, forecaster, params)
-
-
 @pytest.mark.parametrize("path", SERIES, ids=lambda path: path.stem)
 def test_the_served_forecast_never_loses_to_the_naive_ones_on_a_real_series(path):
     parameters = project_parameters()
     bars = conform_bars(pd.read_parquet(path))
-    decision = _train_and_decide(build_model_input(bars, parameters["features"]), parameters)
+    model_input = build_model_input(bars, parameters["features"])
+    _, decision, _ = retrain(model_input, None, 0, parameters["modelling"], parameters["features"])
     scores = decision["scores"]
     assert scores["challenger"]["return"]["rmse"] <= scores["persistence"]["return"]["rmse"]
     assert scores["challenger"]["volatility"]["qlike"] <= scores["har"]["volatility"]["qlike"]

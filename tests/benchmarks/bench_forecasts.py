@@ -8,6 +8,7 @@ Writes data/08_reporting/benchmarks/forecasts.json and a readable forecasts.md b
 from __future__ import annotations
 
 import math
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,7 @@ import pandas as pd
 from rps_kedro.bars import conform_bars
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
-from rps_kedro.pipelines.modelling.nodes import (
-    decide_promotion,
-    evaluate_on_test,
-    guard_against_baselines,
-    select_and_fit,
-    split_by_time,
-    walk_forward_backtest,
-)
-from rps_kedro.pipelines.modelling.online import simulate_promotion
+from rps_kedro.pipelines.modelling.online import retrain, simulate_promotion
 from tests.benchmarks.harness import REPORT_DIR, measure, write_figures
 from tests.conftest import PROJECT_ROOT, project_parameters
 
@@ -44,13 +37,9 @@ def simulated_bars(symbols: list[str], hours: int) -> pd.DataFrame:
 
 def training_run(model_input: pd.DataFrame, parameters: dict[str, Any]) -> dict[str, Any]:
     """One training run with no champion (the modelling nodes): served vs baselines on test."""
-    params, features = parameters["modelling"], parameters["features"]
-    train, validation, test = split_by_time(model_input, params["split"])
-    backtest = walk_forward_backtest(train, params, features)
-    selected, _ = select_and_fit(train, validation, backtest, params, features)
-    test_predictions, report = evaluate_on_test(selected, test, params)
-    forecaster = guard_against_baselines(selected, report, params)
-    decision = decide_promotion(test, test_predictions, None, None, forecaster, params)
+    _, decision, report = retrain(
+        model_input, None, 0, parameters["modelling"], parameters["features"]
+    )
     return summarise(decision, report)
 
 
@@ -139,7 +128,8 @@ def run(real_data: Path = REAL_DATA, workers: int = 2) -> dict[str, Any]:
         )
     }
     paths = sorted(real_data.glob("*_1h.parquet")) if real_data.is_dir() else []
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: a child forked after the parent ran OpenMP (gradient boosting) hangs.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for path, figures in zip(paths, pool.map(_real_series, paths), strict=True):
             results[path.stem] = figures
     return {"series": results, "real_data": str(real_data) if paths else None}

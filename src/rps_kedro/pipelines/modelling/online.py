@@ -49,8 +49,10 @@ def retrain(
     version: int,
     params: dict[str, Any],
     features_params: dict[str, Any],
-) -> tuple[Forecaster, dict[str, Any]]:
-    """One scheduled training run on `history`: the new forecaster and the promotion decision."""
+) -> tuple[Forecaster, dict[str, Any], dict[str, Any]]:
+    """One training run on `history` (the modelling nodes, in the pipeline's order): the new
+    forecaster, the promotion decision against `champion` (None: a first version) and the
+    test report."""
     train, validation, test = split_by_time(history, params["split"])
     backtest = walk_forward_backtest(train, params, features_params)
     selected, _ = select_and_fit(train, validation, backtest, params, features_params)
@@ -67,7 +69,7 @@ def retrain(
         forecaster,
         params,
     )
-    return forecaster, decision
+    return forecaster, decision, report
 
 
 def _served_rows(
@@ -94,7 +96,7 @@ def simulate_promotion(
     moments = retrain_times(model_input, simulation)
     champion, version, served, events = None, 0, [], []
     for moment, following in zip(moments, [*moments[1:], None], strict=True):
-        candidate, decision = retrain(
+        candidate, decision, _ = retrain(
             known_at(model_input, moment), champion, version, params, features_params
         )
         if decision["promote"]:
