@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from rps_kedro.bars import conform_bars
-from tests.conftest import PROJECT_ROOT
-
-PARAMETERS_FILE = PROJECT_ROOT / "conf/base/parameters_features.yml"
-
-
-def project_parameters() -> dict:
-    """conf/base/parameters_features.yml as Kedro hands it to the nodes."""
-    return yaml.safe_load(PARAMETERS_FILE.read_text())
+from tests.conftest import project_parameters
 
 
 @pytest.fixture

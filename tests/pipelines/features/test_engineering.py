@@ -18,8 +18,8 @@ from rps_kedro.pipelines.features.engineering import (
     required_lookback,
     sort_bars,
 )
-from tests.conftest import SIMULATION_END, SYMBOLS
-from tests.pipelines.features.conftest import hand_bars, project_parameters
+from tests.conftest import SIMULATION_END, SYMBOLS, project_parameters
+from tests.pipelines.features.conftest import hand_bars
 
 
 def _per_symbol(bars: pd.DataFrame, column: str) -> pd.core.groupby.SeriesGroupBy:
@@ -28,7 +28,7 @@ def _per_symbol(bars: pd.DataFrame, column: str) -> pd.core.groupby.SeriesGroupB
 
 def test_feature_columns_name_every_computed_feature_and_not_close(feature_params, simulated_bars):
     columns = feature_columns(feature_params)
-    assert len(columns) == len(set(columns)) == 55
+    assert len(columns) == len(set(columns)) == 59
     assert list(compute_features(simulated_bars, feature_params).columns) == KEY_COLUMNS + columns
     assert "close" not in columns
     assert not set(TARGET_COLUMNS) & set(columns)
