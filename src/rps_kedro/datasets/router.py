@@ -33,7 +33,7 @@ class MarketRouterDataset(MarketSourceDataset):
         metadata: dict[str, Any] | None = None,
     ):
         super().__init__(metadata=metadata)
-        self.calendar = MarketCalendar(**(calendar or {}))
+        self.calendar = MarketCalendar.from_params(calendar or {})
         self.sources = {"stocks": _build_source(stocks), "crypto": _build_source(crypto)}
 
     def source_for(self, symbol: str) -> MarketSourceDataset:

@@ -68,9 +68,8 @@ def _intraday_seasonality(
     if is_crypto:
         phase = 2 * np.pi * (hours.hour.to_numpy() - 15) / 24
         return 1 + 0.5 * amplitude * np.cos(phase)
-    local_hour = hours.tz_convert(calendar.exchange_timezone).hour.to_numpy()
-    session_length = calendar.session_close_hour - calendar.session_open_hour - 1
-    position = (local_hour - calendar.session_open_hour) / max(session_length, 1)
+    last_slot = np.maximum(calendar.bars_in_session(hours) - 1, 1)
+    position = calendar.session_hours(hours) / last_slot
     return 0.7 + amplitude * (np.exp(-4 * position) + 0.4 * np.exp(-4 * (1 - position)))
 
 
@@ -172,7 +171,7 @@ class SimulatedMarketDataset(MarketSourceDataset):
         self.seed = seed
         self.origin = pd.Timestamp(origin, tz="UTC")
         self.profile = SimulatorProfile(**(profile or {}))
-        self.calendar = MarketCalendar(**(calendar or {}))
+        self.calendar = MarketCalendar.from_params(calendar or {})
         self.regime_shift = (
             None
             if not regime_shift

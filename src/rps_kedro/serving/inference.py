@@ -91,7 +91,7 @@ class Predictor:
         self.drift_reference = drift_reference
         self.features_params = features_params
         self.calendar_params = calendar_params
-        self.calendar = MarketCalendar(**calendar_params)
+        self.calendar = MarketCalendar.from_params(calendar_params)
         self.info = info
         self.lookback = required_lookback(features_params)
         self.feature_names = list(forecaster.feature_columns)

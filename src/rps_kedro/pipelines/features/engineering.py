@@ -213,7 +213,7 @@ def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame
     close, volume = _arrays(bars, "close volume")
     returns = log_returns(close, rows)
     windows = params["rolling_windows"]
-    calendar = MarketCalendar(**params["calendar"])
+    calendar = MarketCalendar.from_params(params["calendar"])
     crypto = calendar.crypto_mask(bars["symbol"])
     volatilities = _volatilities(bars, rows, windows)
     features = {

@@ -330,7 +330,7 @@ def predict_next_hour(
     lower = np.array([reference[name]["lower"] for name in names])
     upper = np.array([reference[name]["upper"] for name in names])
     outside = (values < lower) | (values > upper)
-    calendar = MarketCalendar(**calendar_params)
+    calendar = MarketCalendar.from_params(calendar_params)
     out = complete[KEY_COLUMNS].copy()
     out["prediction_for"] = calendar.next_bar_starts(complete["symbol"], complete["timestamp"])
     out["close"] = close.reindex(keys).to_numpy()

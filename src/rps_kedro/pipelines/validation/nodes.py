@@ -31,7 +31,7 @@ def _jsonable(value: Any) -> Any:
 def compute_quality_result(bars: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Run the GX suites on the merged bars and return the full, JSON-ready result."""
     as_of = pd.Timestamp(params["as_of"] or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
-    calendar = MarketCalendar(**params["calendar"])
+    calendar = MarketCalendar.from_params(params["calendar"])
     examples = params["example_rows"]
     checked = bars_with_derived_columns(bars, params["spike_window"])
     records = run_suite(checked, bars_suite(params), "bars", ["symbol", "timestamp"], examples)
