@@ -16,6 +16,7 @@ from rps_kedro.pipelines.validation.nodes import (
 from tests.conftest import PROJECT_ROOT, SIMULATION_END
 
 REAL_SOL = PROJECT_ROOT.parent / "shared/data/real/SOL-USDT_1h.parquet"
+REAL_IBM = PROJECT_ROOT.parent / "shared/data/real/IBM_1h.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,25 @@ def _corrupt_too_few_rows(bars):
     return bars[(bars["symbol"] != "ETH-USD") | (bars.index % 10 == 0)]
 
 
+def _add_stock_bar(bars, timestamp):
+    extra = bars[bars["symbol"] == "AAPL"].tail(1).assign(timestamp=pd.Timestamp(timestamp))
+    return pd.concat([bars, extra], ignore_index=True)
+
+
+def _corrupt_after_hours(bars):
+    return _add_stock_bar(bars, "2025-06-27 21:00+00:00")  # Friday 17:00 New York
+
+
+def _corrupt_holiday_bar(bars):
+    return _add_stock_bar(bars, "2025-06-19 15:00+00:00")  # Juneteenth
+
+
+def _corrupt_end_labels(bars):
+    stock = bars["symbol"] == "AAPL"
+    bars.loc[stock, "timestamp"] += pd.Timedelta(hours=1)  # labels at bar ends, an hour late
+    return bars
+
+
 @pytest.mark.parametrize(
     ("corrupt", "expected_check"),
     [
@@ -105,6 +125,9 @@ def _corrupt_too_few_rows(bars):
         (_corrupt_dtypes, "volume is float64"),
         (_corrupt_missing_column, "required columns present"),
         (_corrupt_too_few_rows, "at least 500 rows per symbol"),
+        (_corrupt_after_hours, "no bars outside the exchange's trading hours"),
+        (_corrupt_holiday_bar, "no bars outside the exchange's trading hours"),
+        (_corrupt_end_labels, "no bars outside the exchange's trading hours"),
     ],
 )
 def test_each_corruption_fails_the_gate_naming_the_expectation(
@@ -226,3 +249,14 @@ def test_real_sol_halt_bar_is_the_only_zero_range_bar(params):
     assert (example["symbol"], example["timestamp"]) == ("SOL-USDT", "2023-03-24 12:00:00+00:00")
     (summary,) = result["symbol_summary"]
     assert summary["zero_range_bars"] == 1
+
+
+@pytest.mark.skipif(not REAL_IBM.exists(), reason="real IBM bars not available")
+def test_real_ibm_has_no_missing_trading_hours_and_passes_the_gate(params):
+    bars = pd.read_parquet(REAL_IBM)
+    as_of = {**params, "as_of": str(bars["timestamp"].max())}
+    result, _ = check_bars_quality(bars, as_of)
+    assert result["success"], result["failed"]
+    (summary,) = result["symbol_summary"]
+    assert summary["missing_hour_ratio"] == 0.0  # 0.0385 under the weekday rule (holidays)
+    assert summary["bars_outside_trading_hours"] == 0

@@ -2,7 +2,8 @@
 
 Two batches are validated: the bars themselves (with three derived columns: seconds past the hour,
 the return-spike score and the bar range high - low) and a per-symbol summary (row count,
-missing-hour ratio inside trading hours, age of the newest bar, zero-range bars as count and share).
+missing-hour ratio inside trading hours, bars outside them, age of the newest bar, zero-range bars
+as count and share).
 """
 
 from __future__ import annotations
@@ -65,21 +66,24 @@ def _zero_range(ranges: pd.Series) -> tuple[int | None, float | None]:
 
 def _hour_coverage(
     symbol: str, stamps: pd.Series, calendar: MarketCalendar, as_of: pd.Timestamp
-) -> tuple[float, float]:
-    """Missing-hour ratio inside trading hours and hours since the newest bar, for one symbol."""
+) -> tuple[float, int, float]:
+    """Missing-hour ratio inside trading hours, bars outside them (extended hours, holidays) and
+    hours since the newest bar, for one symbol."""
     present = pd.DatetimeIndex(stamps.dropna().unique())
     if present.empty:
-        return 1.0, np.inf
+        return 1.0, 0, np.inf
     expected = calendar.trading_hours(symbol, present.min(), present.max())
     missing = len(expected.difference(present)) / max(len(expected), 1)
-    return missing, (as_of - present.max()) / pd.Timedelta(hours=1)
+    outside = len(present.difference(expected))
+    return missing, outside, (as_of - present.max()) / pd.Timedelta(hours=1)
 
 
 def symbol_summary(
     bars: pd.DataFrame, calendar: MarketCalendar, as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """Per symbol: rows, missing trading hours, hours since the newest bar, zero-range bars."""
-    columns = ["symbol", "rows", "missing_hour_ratio", "hours_since_last_bar"]
+    """Per symbol: rows, missing trading hours, bars outside them, newest bar age, zero-range bars."""
+    columns = ["symbol", "rows", "missing_hour_ratio", "bars_outside_trading_hours"]
+    columns += ["hours_since_last_bar"]
     columns += ["zero_range_bars", "zero_range_share"]
     if not {"symbol", "timestamp"} <= set(bars.columns) or bars.empty:
         return pd.DataFrame(columns=columns)
@@ -155,7 +159,8 @@ def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
 
 
 def summary_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
-    """Expectations per symbol: enough rows, few missing trading hours, fresh newest bar."""
+    """Expectations per symbol: enough rows, few missing trading hours, none outside them (an
+    extended-hours, holiday or end-labelled bar rejects the batch), fresh newest bar."""
     suite: list[gxe.Expectation] = [
         gxe.ExpectColumnValuesToBeBetween(
             column="rows",
@@ -166,6 +171,11 @@ def summary_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
             column="missing_hour_ratio",
             max_value=params["max_missing_hour_ratio"],
             description=f"missing trading hours below {params['max_missing_hour_ratio']:.0%}",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="bars_outside_trading_hours",
+            max_value=0,
+            description="no bars outside the exchange's trading hours",
         ),
     ]
     freshness = params["freshness"]
