@@ -125,6 +125,11 @@ class MarketCalendar:
         flags = [self.is_crypto(str(symbol)) for symbol in distinct]
         return np.array([*flags, False])[codes]  # code -1 (a missing symbol) is not crypto
 
+    def next_bar_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """Stock timestamps in [first, last) whose next bar the calendar knows (builds the table)."""
+        bars = self.bars
+        return bars.covered_from, _from_utc_ns(bars.starts[-1:], "ns")[0]
+
     def _check_range(self, values: np.ndarray) -> None:
         """Raise CalendarRangeError if any stock timestamp lies outside the calendar's sessions."""
         bars = self.bars

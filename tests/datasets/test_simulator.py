@@ -108,3 +108,11 @@ def test_source_is_read_only(simulator):
     assert simulator.load() is simulator
     with pytest.raises(DatasetError, match="read-only"):
         simulator.save(pd.DataFrame())
+
+
+def test_simulated_stocks_skip_exchange_holidays(simulated_bars):
+    stocks = simulated_bars[simulated_bars["symbol"] == "AAPL"]
+    days = set(stocks["timestamp"].dt.tz_convert("America/New_York").dt.date.astype(str))
+    good_friday, memorial_day, juneteenth = "2025-04-18", "2025-05-26", "2025-06-19"
+    assert not {good_friday, memorial_day, juneteenth} & days
+    assert {"2025-04-17", "2025-05-27", "2025-06-20"} <= days

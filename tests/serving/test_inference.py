@@ -4,6 +4,7 @@ merged requests keep their own rows, and unusable bars become errors, not except
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,10 @@ import pytest
 
 from rps_kedro.bars import conform_bars
 from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
-from rps_kedro.serving.inference import Item, ModelInfo, Predictor
-from rps_kedro.serving.validation import BarColumns
+from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
+from rps_kedro.serving.schemas import Bar
+from rps_kedro.serving.settings import settings
+from rps_kedro.serving.validation import BarColumns, InvalidInput
 from tests.conftest import project_parameters
 
 PARAMS = project_parameters()
@@ -121,3 +124,32 @@ def test_bars_whose_features_are_not_finite_get_an_error_and_the_others_an_answe
     assert outcomes[1].prediction is None
     assert outcomes[1].errors[0].type == "features_not_finite"
     assert "garman_klass_volatility" in outcomes[1].errors[0].msg
+
+
+def test_a_stocks_last_bar_before_a_holiday_is_predicted_for_the_next_session(
+    predictor, simulated_bars
+):
+    before_juneteenth = simulated_bars["timestamp"] <= pd.Timestamp("2025-06-18 19:00", tz="UTC")
+    bars = simulated_bars[before_juneteenth]
+    aapl = bars[bars["symbol"] == "AAPL"].tail(LOOKBACK)
+    btc = bars[bars["symbol"] == "BTC-USD"].tail(LOOKBACK)
+    stock, crypto = predictor.predict([item("AAPL", aapl), item("BTC-USD", btc)])
+    assert stock.prediction["prediction_for"] == datetime(2025, 6, 20, 13, tzinfo=UTC)
+    assert crypto.prediction["prediction_for"] == datetime(2025, 6, 18, 20, tzinfo=UTC)
+
+
+def test_a_stock_outside_the_exchange_calendar_is_invalid_input_not_a_server_error(predictor):
+    start = datetime(1995, 1, 3, 15, tzinfo=UTC)
+    bars = [
+        Bar(timestamp=start + i * timedelta(hours=1), open=10, high=12, low=9, close=11, volume=5)
+        for i in range(LOOKBACK)
+    ]
+    requests, locs = [("AAPL", bars), ("BTC-USD", bars)], [("requests", 0), ("requests", 1)]
+    with pytest.raises(InvalidInput) as raised:
+        request_items(predictor, requests, locs, settings().limits)
+    (only,) = raised.value.errors
+    assert (only.loc, only.type) == (
+        ["requests", 0, "bars", LOOKBACK - 1, "timestamp"],
+        "timestamp_range",
+    )
+    assert "XNYS calendar" in only.msg

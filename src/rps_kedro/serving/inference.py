@@ -92,6 +92,7 @@ class Predictor:
         self.features_params = features_params
         self.calendar_params = calendar_params
         self.calendar = MarketCalendar.from_params(calendar_params)
+        self.stock_range = self.calendar.next_bar_range()  # the session table, built at load
         self.info = info
         self.lookback = required_lookback(features_params)
         self.feature_names = list(forecaster.feature_columns)
@@ -221,10 +222,31 @@ def request_items(
         except InvalidInput as invalid:
             errors += invalid.errors
             continue
+        if calendar_errors := _calendar_errors(predictor, symbol, columns, loc):
+            errors += calendar_errors
+            continue
         items.append(Item(symbol, columns, loc))
     if errors:
         raise InvalidInput(errors)
     return items
+
+
+def _calendar_errors(
+    predictor: Predictor, symbol: str, columns: BarColumns, loc: Loc
+) -> list[ErrorDetail]:
+    """A stock's latest bar needs a next session inside the exchange calendar's range."""
+    first, last = predictor.stock_range
+    latest = int(columns.timestamp_ns[-1])
+    if predictor.is_crypto(symbol) or first.value <= latest < last.value:
+        return []
+    return [
+        error(
+            (*loc, "bars", len(columns.timestamp_ns) - 1, "timestamp"),
+            f"outside the {predictor.calendar.exchange} calendar: a stock's latest bar must lie"
+            f" in [{first.isoformat()}, {last.isoformat()})",
+            "timestamp_range",
+        )
+    ]
 
 
 def _undefined_features(item: Item, names: list[str]) -> ErrorDetail:
