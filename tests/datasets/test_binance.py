@@ -12,7 +12,13 @@ from werkzeug import Request, Response
 
 from rps_kedro.bars import VALUE_COLUMNS
 from rps_kedro.datasets import BinanceDataset, ProviderError, RateLimitError
-from tests.datasets.conftest import assert_bars_contract, assert_timeout_retried, queries
+from tests.datasets.conftest import (
+    assert_bars_contract,
+    assert_deadline_exceeded,
+    assert_refused,
+    assert_timeout_retried,
+    queries,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
@@ -154,3 +160,33 @@ def test_empty_klines_give_empty_contract_frame(server):
     assert bars.empty
     assert_bars_contract(bars)
     assert len(server.log) == 1
+
+
+KLINE = [1711900800000, "1", "1", "1", "1", "1", 1711904399999, "1", 1, "1", "1", "0"]
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        pytest.param({"data": [KLINE]}, r"the payload is a dict with keys \[data\]", id="dict"),
+        pytest.param("klines", r"the payload is a str", id="str"),
+        pytest.param([KLINE, {"open": "1"}], r"kline 1 is a dict with keys \[open\]", id="row"),
+        pytest.param([KLINE, KLINE[:3]], r"kline 1 is a list of 3", id="short-row"),
+        pytest.param([None], r"kline 0 is null", id="null-row"),
+    ],
+)
+def test_unexpected_shape_is_refused_naming_it(server, body, found):
+    assert_refused(
+        server,
+        PATH,
+        body,
+        lambda: make_dataset(server).fetch("BTC-USDT"),
+        rf"^binance BTC-USDT: unexpected payload shape: {found}",
+    )
+
+
+def test_dripping_server_fails_on_the_overall_deadline(server):
+    dataset = make_dataset(server, deadline=0.8)
+    assert_deadline_exceeded(
+        server, PATH, lambda: dataset.fetch("BTC-USDT"), "binance BTC-USDT", 0.8
+    )

@@ -12,7 +12,13 @@ from werkzeug import Request, Response
 
 from rps_kedro.bars import VALUE_COLUMNS
 from rps_kedro.datasets import CryptoCompareDataset, ProviderError, RateLimitError
-from tests.datasets.conftest import assert_bars_contract, assert_timeout_retried, queries
+from tests.datasets.conftest import (
+    assert_bars_contract,
+    assert_deadline_exceeded,
+    assert_refused,
+    assert_timeout_retried,
+    queries,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
@@ -205,3 +211,42 @@ def test_since_at_last_complete_bar_makes_no_request(server):
     assert bars.empty
     assert_bars_contract(bars)
     assert len(server.log) == 0
+
+
+BAR = {"time": 1711918800, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volumefrom": 1.0}
+SUCCESS = {"Response": "Success", "Message": ""}
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        pytest.param(
+            {**SUCCESS, "Data": [BAR]}, r"'Data' is a list of 1, expected the v2", id="v1"
+        ),
+        pytest.param({**SUCCESS, "Data": None}, r"'Data' is null", id="data-null"),
+        pytest.param({**SUCCESS, "Data": {"Data": {"a": 1}}}, r"'Data.Data' is a dict", id="rows"),
+        pytest.param({**SUCCESS, "Data": {"Data": [[1, 2]]}}, r"bar 0 is a list of 2", id="bar"),
+        pytest.param(
+            {**SUCCESS, "Data": {"Data": [BAR, {"time": 1}]}},
+            r"bar 1 is a dict with keys \[time\], expected a dict with \['time'",
+            id="bar-fields",
+        ),
+        pytest.param([BAR], r"the payload is a list of 1", id="payload-list"),
+        pytest.param("Success", r"the payload is a str", id="payload-str"),
+    ],
+)
+def test_unexpected_shape_is_refused_naming_it(server, body, found):
+    assert_refused(
+        server,
+        PATH,
+        body,
+        lambda: make_dataset(server).fetch("BTC-USD"),
+        rf"^cryptocompare BTC-USD: unexpected payload shape: {found}",
+    )
+
+
+def test_dripping_server_fails_on_the_overall_deadline(server):
+    dataset = make_dataset(server, deadline=0.8)
+    assert_deadline_exceeded(
+        server, PATH, lambda: dataset.fetch("BTC-USD"), "cryptocompare BTC-USD", 0.8
+    )

@@ -9,12 +9,14 @@ import pytest
 from werkzeug import Response
 
 from rps_kedro.datasets._http import (
+    DeadlineExceededError,
     JsonHttpClient,
     ProviderError,
     RateLimitError,
     RetryPolicy,
     SecretRedactingFilter,
 )
+from tests.datasets.conftest import assert_requests_drained, held_responses, stalling
 
 SECRET = "SECRET-KEY-123"
 
@@ -24,13 +26,14 @@ def _accept(payload: object) -> None:
 
 
 def _client(
-    server, sleeps: list[float], secret: str | None = None, **retry: float
+    server, sleeps: list[float], secret: str | None = None, deadline: float = 300, **retry: float
 ) -> JsonHttpClient:
     policy = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5, **retry}
     return JsonHttpClient(
         provider="test",
         base_url=server.url_for("/"),
         retry=RetryPolicy(**policy),
+        deadline=deadline,
         secret=secret,
         sleep=sleeps.append,
         rng=random.Random(0),
@@ -160,5 +163,56 @@ class TestRedaction:
         request_lines = [r for r in caplog.records if "GET /x" in r.getMessage()]
         assert request_lines, "urllib3 should log the request line at DEBUG"
         # werkzeug is the fake provider's own access log (server side), not our client.
+        client_records = [r for r in caplog.records if not r.name.startswith("werkzeug")]
+        assert all(SECRET not in r.getMessage() for r in client_records)
+
+
+class TestDeadline:
+    def test_backoff_longer_than_the_time_left_fails_without_sleeping(self, httpserver_ipv4):
+        httpserver_ipv4.expect_request("/x").respond_with_data("busy", status=503)
+        sleeps: list[float] = []
+        client = _client(httpserver_ipv4, sleeps, deadline=1, base_delay=10, max_delay=10)
+
+        with pytest.raises(DeadlineExceededError) as raised:
+            client.get_json("/x", {}, "SYM", _accept)
+
+        assert str(raised.value).startswith(
+            "test SYM: overall deadline of 1s exceeded before retry 1 (waiting "
+        )
+        assert str(raised.value).endswith("s): HTTP 503: busy")
+        assert sleeps == []
+        assert len(httpserver_ipv4.log) == 1
+
+    def test_silent_server_fails_on_the_deadline_before_the_read_timeout(self, httpserver_ipv4):
+        client = _client(httpserver_ipv4, [], deadline=0.3, timeout=5)
+
+        with (
+            held_responses(httpserver_ipv4, "/x", stalling),
+            pytest.raises(DeadlineExceededError, match="deadline of 0.3s exceeded waiting for"),
+        ):
+            client.get_json("/x", {}, "SYM", _accept)
+        assert_requests_drained(httpserver_ipv4, 1)
+
+    def test_requests_inside_one_scope_share_the_outer_deadline(self):
+        client = JsonHttpClient(provider="p", base_url="http://127.0.0.1:9", deadline=60)
+        with client.deadline_scope() as outer:
+            with client.deadline_scope() as inner:
+                assert inner is outer
+            assert outer.seconds == 60
+        with client.deadline_scope() as later:
+            assert later is not outer
+
+    def test_provider_refusal_is_redacted_and_names_the_symbol(self, httpserver_ipv4, caplog):
+        caplog.set_level(logging.DEBUG)
+        httpserver_ipv4.expect_request("/x").respond_with_json({"error": f"bad key {SECRET}"})
+        client = _client(httpserver_ipv4, [], secret=SECRET)
+
+        def refuse(payload: object) -> None:
+            raise ProviderError("test", "*", f"rejected: {payload}")
+
+        with pytest.raises(ProviderError) as raised:
+            client.get_json("/x", {}, "SYM", refuse)
+        assert str(raised.value) == "test SYM: rejected: {'error': 'bad key ***'}"
+        assert raised.value.__context__ is None
         client_records = [r for r in caplog.records if not r.name.startswith("werkzeug")]
         assert all(SECRET not in r.getMessage() for r in client_records)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, DatasetError
 
 from rps_kedro.datasets import (
@@ -17,7 +19,8 @@ from rps_kedro.datasets import (
     MissingCredentialsError,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "providers"
 RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "timeout": 0.5}
 NOW = pd.Timestamp("2024-03-12 21:30", tz="UTC")  # matches the Alpha Vantage fixture
 CRYPTO_NOW = pd.Timestamp("2024-04-01 00:30", tz="UTC")  # matches the CryptoCompare fixture
@@ -154,3 +157,17 @@ def test_catalog_without_any_key_names_the_fix(server, monkeypatch):
     assert isinstance(raised.value.__cause__, MissingCredentialsError)
     assert "credentials.yml" in str(raised.value)
     assert len(server.log) == 0
+
+
+def test_live_catalog_gives_every_provider_a_deadline_and_the_calendar(monkeypatch):
+    monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "ENV-KEY")
+    conf = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="live")
+    live = yaml.safe_load((PROJECT_ROOT / "conf/live/catalog.yml").read_text())["market_source"]
+    catalog = DataCatalog.from_config(conf["catalog"], {"alpha_vantage": {}})
+
+    router = catalog.load("market_source")
+
+    for kind, source in router.sources.items():
+        assert source.client.deadline == live[kind]["deadline"]
+        assert source.client.deadline > source.client.retry.timeout
+    assert router.sources["stocks"].calendar == router.calendar

@@ -1,6 +1,11 @@
 """Kedro datasets for market providers and the simulator: the project's only network code."""
 
-from rps_kedro.datasets._http import MissingCredentialsError, ProviderError, RateLimitError
+from rps_kedro.datasets._http import (
+    DeadlineExceededError,
+    MissingCredentialsError,
+    ProviderError,
+    RateLimitError,
+)
 from rps_kedro.datasets.alpha_vantage import AlphaVantageDataset
 from rps_kedro.datasets.bars_parquet import BarsParquetDataset
 from rps_kedro.datasets.base import MarketSourceDataset
@@ -17,6 +22,7 @@ __all__ = [
     "BinanceDataset",
     "ChampionModelDataset",
     "CryptoCompareDataset",
+    "DeadlineExceededError",
     "MarketSourceDataset",
     "MarketRouterDataset",
     "MissingCredentialsError",

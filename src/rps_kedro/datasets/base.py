@@ -75,7 +75,11 @@ class MarketSourceDataset(AbstractDataset[None, "MarketSourceDataset"]):
 
 
 class HttpMarketSourceDataset(MarketSourceDataset):
-    """A provider reached over HTTP; the only network code of the project lives in subclasses."""
+    """A provider reached over HTTP; the only network code of the project lives in subclasses.
+
+    `retry.timeout` bounds each socket read; `deadline` (seconds) bounds a whole `fetch`: every
+    page, retry and backoff wait of one symbol.
+    """
 
     default_base_url = ""
     api_key_env: str | None = None
@@ -85,6 +89,7 @@ class HttpMarketSourceDataset(MarketSourceDataset):
         base_url: str | None = None,
         retry: dict[str, float] | None = None,
         credentials: dict[str, Any] | None = None,
+        deadline: float = 300.0,
         backfill_hours: int = 24 * 60,
         clock: Callable[[], pd.Timestamp] = utc_now,
         metadata: dict[str, Any] | None = None,
@@ -95,8 +100,14 @@ class HttpMarketSourceDataset(MarketSourceDataset):
             provider=self.provider,
             base_url=base_url or self.default_base_url,
             retry=RetryPolicy(**(retry or {})),
+            deadline=deadline,
             secret=self._api_key,
         )
+
+    def fetch(self, symbol: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """As `MarketSourceDataset.fetch`, every request of it under one overall deadline."""
+        with self.client.deadline_scope():
+            return super().fetch(symbol, since)
 
     def _resolve_api_key(self, credentials: dict[str, Any]) -> str | None:
         """The API key from credentials.yml, else the environment; fail now if one is required."""
@@ -113,4 +124,8 @@ class HttpMarketSourceDataset(MarketSourceDataset):
         return key
 
     def _describe(self) -> dict[str, Any]:
-        return {**super()._describe(), "base_url": self.client.base_url}
+        return {
+            **super()._describe(),
+            "base_url": self.client.base_url,
+            "deadline": self.client.deadline,
+        }

@@ -1,4 +1,9 @@
-"""Binance /api/v3/klines (keyless, interval 1h): pages forwards with `startTime`, 429/418 back off."""
+"""Binance /api/v3/klines (keyless, interval 1h): pages forwards with `startTime`, 429/418 back off.
+
+A kline is a list `[openTime, "open", "high", "low", "close", "volume", closeTime, ...]`; any other
+shape is refused with a ProviderError naming what was found. Klines do not name the symbol, so
+the payload cannot be checked against the requested one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rps_kedro.bars import empty_bars
-from rps_kedro.datasets._http import ProviderError
+from rps_kedro.datasets._http import ProviderError, first_misfit, shape_reason
 from rps_kedro.datasets.base import HOUR, HttpMarketSourceDataset
 
 PAGE_LIMIT = 1000
@@ -16,7 +21,7 @@ KLINE_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
 def check_binance_payload(payload: Any) -> None:
     """Binance reports errors as `{"code": ..., "msg": ...}`; none of them is worth retrying."""
-    if isinstance(payload, dict) and "code" in payload:
+    if isinstance(payload, dict) and "code" in payload:  # the client names the symbol
         raise ProviderError("binance", "*", f"error {payload['code']}: {payload.get('msg')}")
 
 
@@ -41,12 +46,7 @@ class BinanceDataset(HttpMarketSourceDataset):
                 "endTime": int(end.timestamp() * 1000),
                 "limit": self.page_limit,
             }
-            try:
-                payload = self.client.get_json(
-                    "/api/v3/klines", params, symbol, check_binance_payload
-                )
-            except ProviderError as error:
-                raise type(error)(self.provider, symbol, error.reason) from None
+            payload = self.client.get_json("/api/v3/klines", params, symbol, check_binance_payload)
             page = self._parse(symbol, payload)
             if page.empty:
                 break
@@ -57,8 +57,15 @@ class BinanceDataset(HttpMarketSourceDataset):
         return pd.concat(pages, ignore_index=True) if pages else empty_bars()
 
     def _parse(self, symbol: str, payload: Any) -> pd.DataFrame:
+        """Bars of one page of klines, after checking its shape."""
         if not isinstance(payload, list):
-            raise ProviderError(self.provider, symbol, f"unexpected payload {str(payload)[:100]}")
+            raise self.client.error(
+                symbol, shape_reason("the payload", payload, "a list of klines")
+            )
+        misfit = first_misfit(payload, lambda row: isinstance(row, list) and len(row) >= 6)
+        if misfit is not None:
+            expected = f"a list starting {KLINE_COLUMNS}"
+            raise self.client.error(symbol, shape_reason(f"kline {misfit[0]}", misfit[1], expected))
         if not payload:
             return empty_bars()
         try:
@@ -68,6 +75,6 @@ class BinanceDataset(HttpMarketSourceDataset):
                 frame["open_time"].astype("int64"), unit="ms", utc=True
             )
         except (ValueError, TypeError) as exc:
-            raise ProviderError(self.provider, symbol, f"malformed kline values: {exc}") from None
+            raise self.client.error(symbol, f"malformed kline values: {exc}") from None
         bars["symbol"] = symbol
         return bars

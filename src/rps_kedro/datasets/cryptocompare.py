@@ -1,4 +1,9 @@
-"""CryptoCompare data/v2/histohour (keyless): pages backwards with `toTs`, errors arrive as HTTP 200."""
+"""CryptoCompare data/v2/histohour (keyless): pages backwards with `toTs`, errors arrive as HTTP 200.
+
+The v2 envelope is `{"Response": "Success", "Data": {"Data": [bars]}}`; v1's `Data` was the list
+of bars itself. Any other shape is refused with a ProviderError naming what was found. The
+payload does not name the pair (only `conversionSymbol` per bar), so it cannot be checked.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from typing import Any
 import pandas as pd
 
 from rps_kedro.bars import empty_bars
-from rps_kedro.datasets._http import ProviderError, RetryableResponse
+from rps_kedro.datasets._http import RetryableResponse, first_misfit, shape_reason
 from rps_kedro.datasets.base import HOUR, HttpMarketSourceDataset
 
 PAGE_LIMIT = 2000
 RATE_LIMIT_TYPE = 99
+BAR_FIELDS = ["time", "open", "high", "low", "close", "volumefrom"]
 
 
 def check_cryptocompare_payload(payload: Any) -> None:
@@ -58,23 +64,39 @@ class CryptoCompareDataset(HttpMarketSourceDataset):
         return pd.concat(pages, ignore_index=True) if pages else empty_bars()
 
     def _parse(self, symbol: str, payload: Any) -> pd.DataFrame:
-        if not isinstance(payload, dict):
-            raise ProviderError(self.provider, symbol, f"unexpected payload {str(payload)[:100]}")
-        if payload.get("Response") != "Success":
-            raise ProviderError(
-                self.provider, symbol, f"rejected: {payload.get('Message', payload)}"
-            )
-        rows = (payload.get("Data") or {}).get("Data") or []
-        frame = pd.DataFrame(rows)
+        """Listed bars (zero-padded rows before a listing are dropped) of one page."""
+        frame = pd.DataFrame(self._rows(symbol, payload))
         if frame.empty:
             return empty_bars()
         try:
-            bars = frame[["open", "high", "low", "close", "volumefrom"]].astype("float64")
+            bars = frame[BAR_FIELDS[1:]].astype("float64")
             timestamps = pd.to_datetime(frame["time"].astype("int64"), unit="s", utc=True)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ProviderError(self.provider, symbol, f"malformed bar values: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise self.client.error(symbol, f"malformed bar values: {exc}") from None
         bars = bars.rename(columns={"volumefrom": "volume"})
         bars["timestamp"] = timestamps
         bars["symbol"] = symbol
         listed = bars[["open", "high", "low", "close"]].gt(0).all(axis=1)
         return bars.loc[listed]
+
+    def _rows(self, symbol: str, payload: Any) -> list[dict[str, Any]]:
+        """The bars of a v2 success envelope, after checking its shape."""
+        if not isinstance(payload, dict):
+            expected = "a dict with 'Response' and 'Data'"
+            raise self.client.error(symbol, shape_reason("the payload", payload, expected))
+        if payload.get("Response") != "Success":
+            raise self.client.error(symbol, f"rejected: {payload.get('Message', payload)}")
+        data = payload.get("Data")
+        if not isinstance(data, dict):
+            expected = "the v2 dict {'Data': [bars]} (a list is the v1 envelope)"
+            raise self.client.error(symbol, shape_reason("'Data'", data, expected))
+        rows = data.get("Data", [])
+        if not isinstance(rows, list):
+            raise self.client.error(symbol, shape_reason("'Data.Data'", rows, "a list of bars"))
+        misfit = first_misfit(
+            rows, lambda row: isinstance(row, dict) and set(BAR_FIELDS) <= row.keys()
+        )
+        if misfit is not None:
+            expected = f"a dict with {BAR_FIELDS}"
+            raise self.client.error(symbol, shape_reason(f"bar {misfit[0]}", misfit[1], expected))
+        return rows
