@@ -72,7 +72,7 @@ class AlphaVantageDataset(HttpMarketSourceDataset):
 
     def __init__(self, calendar: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.calendar = MarketCalendar(**(calendar or {}))
+        self.calendar = MarketCalendar.from_params(calendar or {})
 
     def _fetch_range(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         frames = [self._request(symbol, month) for month in self._months(start, end)]
@@ -193,7 +193,9 @@ class AlphaVantageDataset(HttpMarketSourceDataset):
 
     def _check_not_start_labels(self, symbol: str, ends: pd.DatetimeIndex) -> None:
         """Fail on the signature of start labels: the opening hour labelled, the close not."""
-        opening, closing = self.calendar.session_open_hour, self.calendar.session_close_hour
+        sessions = self.calendar.bars
+        opening = sessions.regular_open_hour  # the opening bar's start (09:00 for 09:30)
+        closing = opening + int(sessions.session_bars.max())  # a full session's last bar end
         regular = (ends.hour > opening) & (ends.hour <= closing)
         at_open = ends.hour == opening
         if at_open.any() and not (ends.hour == closing).any() and (regular | at_open).all():
