@@ -215,14 +215,20 @@ def fit_candidate(candidate: Candidate, frame: pd.DataFrame, threads: int) -> Ca
         return {target: model.fit(frame) for target, model in candidate.items()}
 
 
+def target_predictions(model: TargetModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One target's forecast for each row, clipped to the model's bounds, and the clip flags."""
+    raw = model.predict(frame)
+    low, high = model.bounds
+    return np.clip(raw, low, high), (raw < low) | (raw > high)
+
+
 def candidate_predictions(candidate: Candidate, frame: pd.DataFrame) -> pd.DataFrame:
-    """Both targets' forecasts for each row, clipped to each model's bounds, and the clip flags."""
+    """Each target's forecast by its model for each row, clipped, with the clip flags."""
     columns = {}
     for target, model in candidate.items():
-        raw = model.predict(frame)
-        low, high = model.bounds
-        columns[PREDICTION_COLUMNS[target]] = np.clip(raw, low, high)
-        columns[CLIPPED_COLUMNS[target]] = (raw < low) | (raw > high)
+        columns[PREDICTION_COLUMNS[target]], columns[CLIPPED_COLUMNS[target]] = target_predictions(
+            model, frame
+        )
     return pd.DataFrame(columns, index=frame.index)
 
 
@@ -236,27 +242,14 @@ class Forecaster:
     reasons: dict[str, str]
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Served forecast of both targets for each row, with the clip flags."""
-        return self.served_from({name: self.predict_with(name, frame) for name in self.in_use()})
-
-    def in_use(self) -> list[str]:
-        """Names of the candidates that serve a target."""
-        return sorted(set(self.served.values()))
+        """Served forecast of both targets for each row (only the served model of each target
+        runs), with the clip flags."""
+        served = {target: self.models[self.served[target]][target] for target in TARGETS}
+        return candidate_predictions(served, frame)
 
     def predict_with(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         """One fitted candidate's forecast of both targets."""
         return candidate_predictions(self.models[name], frame)
-
-    def served_from(self, predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """Assemble the served forecast from each candidate's predictions of the same rows."""
-        return pd.concat(
-            {
-                column: predictions[self.served[target]][column]
-                for target in TARGETS
-                for column in (PREDICTION_COLUMNS[target], CLIPPED_COLUMNS[target])
-            },
-            axis=1,
-        )
 
     def serving(self, target: str, name: str, reason: str) -> Forecaster:
         """A copy that serves `name` for `target`."""
