@@ -63,3 +63,15 @@ def test_merge_bars_with_empty_sides_and_no_casting():
     assert merge_bars(empty_bars(), update).equals(update)
     assert merge_bars(update, empty_bars()).equals(update)
     assert merge_bars(empty_bars(), empty_bars()).empty
+
+
+def test_merge_bars_keeps_a_badly_typed_snapshot_as_it_is_for_the_gate():
+    history = _bars("A", ["2025-01-01 01:00", "2025-01-01 02:00"], 1)
+    naive = _bars("A", ["2025-01-01 03:00"], 2)
+    naive["timestamp"] = naive["timestamp"].dt.tz_localize(None)
+    text = _bars("B", ["2025-01-01 00:00"], 3).astype({"close": str})
+    nameless = _bars("A", ["2025-01-01 04:00"], 4).assign(symbol=None)
+    merged = merge_bars(history, pd.concat([naive, text, nameless], ignore_index=True))
+    assert len(merged) == 5
+    assert list(merged["close"]) == [1, 1, 2, "3", 4]
+    assert merged.loc[2, "timestamp"].tzinfo is None, "the naive timestamp is not repaired"

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from rps_kedro.bars import BAR_COLUMNS
-from tests.conftest import kedro_run
+from rps_kedro.datasets import BarsParquetDataset
+from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
 
@@ -41,34 +42,52 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     assert not merged.duplicated(["symbol", "timestamp"]).any()
 
 
-def test_corrupted_snapshot_stops_the_run_and_loses_nothing(project):
+def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
+    write_light_parameters(project)
     clean = kedro_run(
-        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-01 00:00"
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-03 00:00"
     )
     assert clean.returncode == 0, clean.stderr[-3000:]
     primary = project / "data/03_primary/bars.parquet"
-    before = primary.read_bytes()
+    complete = pd.read_parquet(primary)
+    last_day = complete["timestamp"] > pd.Timestamp("2025-06-02 00:00", tz="UTC")
+    BarsParquetDataset(str(primary)).save(complete[~last_day])
     history = pd.read_parquet(primary)
-    corrupted = history[history["symbol"] == "BTC-USD"].tail(3).copy()
-    corrupted["timestamp"] += pd.Timedelta(hours=3)
-    corrupted.iloc[1, corrupted.columns.get_loc("low")] = -1.0
-    corrupted.to_parquet(project / "data/01_raw/corrupted.parquet")
+    snapshot = complete[last_day].reset_index(drop=True)
+    snapshot.loc[snapshot.index[snapshot["symbol"] == "BTC-USD"][3], "low"] = -1.0
+    snapshot.to_parquet(project / "data/01_raw/corrupted.parquet")
     (project / "conf/local/catalog.yml").write_text(
         "market_source:\n"
         "  type: rps_kedro.datasets.ReplayMarketDataset\n"
         "  filepath: data/01_raw/corrupted.parquet\n"
     )
-    failed = kedro_run(project, "--pipelines", "ingestion,validation")
-    assert failed.returncode != 0
-    output = failed.stdout + failed.stderr
-    assert "DataQualityError" in output and "low > 0" in output
-    assert primary.read_bytes() == before, "the last good primary bars are untouched"
-    results = sorted(
-        (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+    run = kedro_run(project, "--pipelines", "ingestion,validation,features")
+    assert run.returncode == 0, run.stderr[-3000:]
+    refreshed = pd.read_parquet(primary)
+    pd.testing.assert_frame_equal(
+        refreshed[refreshed["symbol"] == "AAPL"].reset_index(drop=True),
+        complete[complete["symbol"] == "AAPL"].reset_index(drop=True),
     )
-    assert len(results) == 2, "the failed run's result is saved too"
-    assert json.loads(results[-1].read_text())["failed"] == ["low > 0"]
-    assert len(_snapshots(project)) == 2, "the raw snapshot of the failed run is kept"
+    pd.testing.assert_frame_equal(
+        refreshed[refreshed["symbol"] == "BTC-USD"].reset_index(drop=True),
+        history[history["symbol"] == "BTC-USD"].reset_index(drop=True),
+    )
+    [result_file] = sorted(
+        (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+    )[-1:]
+    result = json.loads(result_file.read_text())
+    assert result["symbol_status"] == {"AAPL": "passed", "BTC-USD": "quarantined"}
+    assert result["failed"] == ["low > 0"]
+    quarantines = (project / "data/02_intermediate/quarantine/quarantined_bars.csv").glob("*/*")
+    held = pd.read_csv(sorted(quarantines)[-1])
+    assert set(held["symbol"]) == {"BTC-USD"} and (held["failed_checks"] == "low > 0").all()
+    assert len(held) == int(snapshot["symbol"].eq("BTC-USD").sum())
+    output = run.stdout + run.stderr
+    assert "BTC-USD (quarantined)" in output and "low > 0" in output
+    model_input = pd.read_parquet(project / "data/05_model_input/model_input.parquet")
+    newest = model_input.groupby("symbol")["timestamp"].max()
+    assert newest["AAPL"] > history.loc[history["symbol"] == "AAPL", "timestamp"].max()
+    assert newest["BTC-USD"] < history["timestamp"].max()
 
 
 def test_live_environment_without_key_fails_at_once_naming_the_variable(project, monkeypatch):

@@ -42,14 +42,25 @@ def conform_bars(frame: pd.DataFrame, naive_is_utc: bool = False) -> pd.DataFram
 def merge_bars(history: pd.DataFrame, update: pd.DataFrame) -> pd.DataFrame:
     """Union two bar sets, keeping the update's row where (symbol, timestamp) repeats.
 
-    Values are not cast: judging dtypes and values is the quality gate's job.
+    Values are not cast: judging dtypes and values is the quality gate's job, so a snapshot with
+    naive or text timestamps, text prices or null symbols merges as it is (ordered as if UTC).
     """
     parts = [frame for frame in (history, update) if not frame.empty]
     if not parts:
         return empty_bars()
     combined = pd.concat(parts, ignore_index=True)
-    deduplicated = combined.drop_duplicates(subset=KEY_COLUMNS, keep="last")
-    return deduplicated.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+    present_keys = [column for column in KEY_COLUMNS if column in combined]
+    deduplicated = combined.drop_duplicates(subset=present_keys or None, keep="last")
+    return deduplicated.sort_values(present_keys, kind="stable", key=_sort_key).reset_index(
+        drop=True
+    )
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    """Order symbols as text and timestamps as UTC instants, whatever their raw types."""
+    if column.name == "timestamp":
+        return pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+    return column.astype(str)
 
 
 def as_model_input(bars: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,19 @@ def test_round_trip_keeps_the_contract(tmp_path, simulated_bars):
     pd.testing.assert_frame_equal(dataset.load(), simulated_bars)
 
 
+def test_saving_the_stored_bars_again_leaves_the_file_untouched(tmp_path, simulated_bars, caplog):
+    path = tmp_path / "bars.parquet"
+    dataset = BarsParquetDataset(str(path))
+    dataset.save(simulated_bars)
+    written = path.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO):
+        dataset.save(simulated_bars.sample(frac=1.0, random_state=0))
+    assert path.stat().st_mtime_ns == written
+    assert "bars unchanged, file left as it was" in caplog.text
+    dataset.save(simulated_bars.iloc[:-1])
+    assert len(dataset.load()) == len(simulated_bars) - 1
+
+
 def test_missing_file_loads_empty_only_when_allowed(tmp_path):
     path = str(tmp_path / "absent.parquet")
     assert BarsParquetDataset(path, missing_ok=True).load().empty
@@ -58,7 +71,7 @@ def test_interrupted_write_leaves_the_previous_file_intact(tmp_path, simulated_b
 
 
 BARS_PARQUET = Path(__file__).parents[2] / "src" / "rps_kedro" / "datasets" / "bars_parquet.py"
-# Saves the file given as argv[1] again and is SIGKILLed half-way through writing the temporary
+# Saves the file given as argv[1] less its last bar and is SIGKILLed half-way through writing the temporary
 # file. The module is loaded alone: importing the package would pull in mlflow (~10 s).
 KILLED_WRITER = f"""
 import importlib.util, os, signal, sys
@@ -73,7 +86,7 @@ def write_half_then_get_killed(self, target, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 pd.DataFrame.to_parquet = write_half_then_get_killed
-module.BarsParquetDataset(sys.argv[1]).save(pd.read_parquet(sys.argv[1]))
+module.BarsParquetDataset(sys.argv[1]).save(pd.read_parquet(sys.argv[1]).iloc[:-1])
 """
 
 

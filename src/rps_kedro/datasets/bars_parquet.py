@@ -57,10 +57,14 @@ class BarsParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         return conform_bars(pd.read_parquet(self.filepath))
 
     def save(self, data: pd.DataFrame) -> None:
-        """Write to a temporary file beside the target, then rename it over the target."""
+        """Write to a temporary file beside the target, then rename it over the target; bars
+        equal to the stored ones leave the file untouched."""
         bars = conform_bars(data)
         self.filepath.parent.mkdir(parents=True, exist_ok=True)
         self._remove_orphans()
+        if self.filepath.exists() and bars.equals(conform_bars(pd.read_parquet(self.filepath))):
+            logger.info("%s: bars unchanged, file left as it was", self.filepath)
+            return
         handle, temporary = tempfile.mkstemp(
             dir=self.filepath.parent,
             prefix=f"{self._temporary_prefix}{os.getpid()}.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from typing import Any
 from unittest import mock
@@ -21,6 +22,7 @@ from rps_kedro.pipelines.features.engineering import (
 )
 from rps_kedro.pipelines.features.per_symbol import symbol_rows
 
+logger = logging.getLogger(__name__)
 PROFILING_DISABLED_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>model_input profile: disabled</title></head>
 <body><h1>Data profiling is disabled</h1>
@@ -30,9 +32,21 @@ or run <code>kedro run --params data_profile.enabled=true</code>, to profile mod
 """
 
 
+def drop_warming_up_symbols(bars: pd.DataFrame, min_history_bars: int) -> pd.DataFrame:
+    """The bars of the symbols with enough history; the others are still warming up."""
+    counts = bars["symbol"].value_counts()
+    warming_up = sorted(counts.index[counts < min_history_bars])
+    if warming_up:
+        logger.info(
+            "Skipping %s: fewer than %d bars (warming up)", ", ".join(warming_up), min_history_bars
+        )
+    return bars.loc[~bars["symbol"].isin(warming_up)]
+
+
 def build_model_input(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Features, close and targets per (symbol, timestamp), for bars with full lookback and target."""
-    bars = sort_bars(bars)
+    """Features, close and targets per (symbol, timestamp), for bars with full lookback and target,
+    of the symbols past their warm-up."""
+    bars = sort_bars(drop_warming_up_symbols(bars, params["min_history_bars"]))
     model_input = compute_features(bars, params)
     model_input.insert(len(KEY_COLUMNS), "close", bars["close"].astype("float64"))
     targets = compute_targets(bars)

@@ -1,9 +1,8 @@
 """The bars quality suite in Great Expectations (GX Core 1.x), thresholds from parameters.
 
-Two batches are validated: the bars themselves (with three derived columns: seconds past the hour,
-the return-spike score and the bar range high - low) and a per-symbol summary (row count,
-missing-hour ratio inside trading hours, bars outside them, age of the newest bar, zero-range bars
-as count and share).
+Two batches are validated: each symbol's new bars (with the derived columns of `checks`) and a
+per-symbol summary (bars, new bars, missing trading hours, bars outside them, newest bar age,
+zero-range bars). Every failed expectation names the symbols whose rows it caught.
 """
 
 from __future__ import annotations
@@ -13,113 +12,89 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-import numpy as np
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from rps_kedro.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
-from rps_kedro.market_calendar import MarketCalendar
+from rps_kedro.pipelines.validation.checks import PRICE_COLUMNS
 
-PRICE_COLUMNS = ["open", "high", "low", "close"]
 OHLC_ORDER = [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
-def bar_range(bars: pd.DataFrame) -> pd.Series:
-    """High minus low per bar; NaN where either is missing or not numeric."""
-    if not {"high", "low"} <= set(bars.columns):
-        return pd.Series(np.nan, index=bars.index)
-    high = pd.to_numeric(bars["high"], errors="coerce")
-    return high - pd.to_numeric(bars["low"], errors="coerce")
-
-
-def bars_with_derived_columns(bars: pd.DataFrame, spike_window: int) -> pd.DataFrame:
-    """Add seconds past the hour, bar range and |return| / trailing std of returns, per symbol."""
-    checked = bars.copy()
-    checked["bar_range"] = bar_range(bars)
-    if not {"symbol", "timestamp", "close"} <= set(bars.columns):
-        return checked
-    timestamps = pd.to_datetime(bars["timestamp"], errors="coerce", utc=True)
-    checked["seconds_past_hour"] = (timestamps - timestamps.dt.floor("h")).dt.total_seconds()
-    close = pd.to_numeric(bars["close"], errors="coerce").where(lambda c: c > 0)
-    returns = np.log(close).groupby(bars["symbol"]).diff()
-    trailing_std = (
-        returns.groupby(bars["symbol"])
-        .rolling(spike_window, min_periods=spike_window)
-        .std()
-        .reset_index(level=0, drop=True)
-        .groupby(bars["symbol"])
-        .shift(1)
+def _exactly(column: str, value: Any, description: str) -> gxe.Expectation:
+    """Every value of a derived column equals the one allowed value."""
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=column, value_set=[value], description=description
     )
-    checked["return_spike_score"] = (returns.abs() / trailing_std).replace(np.inf, np.nan)
-    return checked
 
 
-def _zero_range(ranges: pd.Series) -> tuple[int | None, float | None]:
-    """Bars with high == low among one symbol's ranges: count and share (None if unknown)."""
-    if ranges.isna().all():
-        return None, None
-    count = int(ranges.eq(0).sum())
-    return count, count / len(ranges)
-
-
-def _hour_coverage(
-    symbol: str, stamps: pd.Series, calendar: MarketCalendar, as_of: pd.Timestamp
-) -> tuple[float, int, float]:
-    """Missing-hour ratio inside trading hours, bars outside them (extended hours, holidays) and
-    hours since the newest bar, for one symbol."""
-    present = pd.DatetimeIndex(stamps.dropna().unique())
-    if present.empty:
-        return 1.0, 0, np.inf
-    expected = calendar.trading_hours(symbol, present.min(), present.max())
-    missing = len(expected.difference(present)) / max(len(expected), 1)
-    outside = len(present.difference(expected))
-    return missing, outside, (as_of - present.max()) / pd.Timedelta(hours=1)
-
-
-def symbol_summary(
-    bars: pd.DataFrame, calendar: MarketCalendar, as_of: pd.Timestamp
-) -> pd.DataFrame:
-    """Per symbol: rows, missing trading hours, bars outside them, newest bar age, zero-range bars."""
-    columns = ["symbol", "rows", "missing_hour_ratio", "bars_outside_trading_hours"]
-    columns += ["hours_since_last_bar"]
-    columns += ["zero_range_bars", "zero_range_share"]
-    if not {"symbol", "timestamp"} <= set(bars.columns) or bars.empty:
-        return pd.DataFrame(columns=columns)
-    timestamps = pd.to_datetime(bars["timestamp"], errors="coerce", utc=True).dt.floor("h")
-    zero_range = {
-        symbol: _zero_range(ranges) for symbol, ranges in bar_range(bars).groupby(bars["symbol"])
-    }
-    rows = [
-        (symbol, len(stamps), *_hour_coverage(symbol, stamps, calendar, as_of), *zero_range[symbol])
-        for symbol, stamps in timestamps.groupby(bars["symbol"])
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
-    """Expectations on each bar: schema, nulls, positivity, OHLC order, keys, alignment, warnings."""
-    max_null_ratio = params["max_null_ratio"]
+def new_bars_suite(params: dict[str, Any], symbols: list[str]) -> list[gxe.Expectation]:
+    """Expectations on each new bar: schema, types, keys, time, values, spikes, shifts, stuck."""
+    spike = params["spike"]
     suite: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
             column_set=BAR_COLUMNS, exact_match=False, description="required columns present"
         ),
-        gxe.ExpectColumnValuesToBeOfType(
-            column="timestamp", type_="Timestamp", description="timestamp is a datetime"
+        gxe.ExpectColumnValuesToBeInSet(
+            column="symbol", value_set=symbols, description="symbol is a configured symbol"
         ),
+        _exactly("timestamp_is_utc_datetime", True, "timestamp is a timezone-aware datetime"),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=KEY_COLUMNS, description="(symbol, timestamp) unique"
         ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="seconds_past_hour", value_set=[0.0], description="timestamps on the hour"
-        ),
-        gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0, description="volume >= 0"),
+        _exactly("seconds_past_hour", 0.0, "timestamps on the hour"),
         gxe.ExpectColumnValuesToBeBetween(
-            column="return_spike_score",
-            max_value=params["spike_max_std"],
-            severity=FailureSeverity.WARNING,
-            description=f"single-bar return within {params['spike_max_std']} rolling std",
+            column="bar_end_hours_after_as_of",
+            max_value=0,
+            description="bar's hour has ended (no future or unfinished bar)",
+        ),
+        _exactly("non_numeric_values", 0, "values are numbers"),
+        _exactly("non_finite_values", 0, "values are finite"),
+    ]
+    suite += [
+        gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is not null")
+        for column in VALUE_COLUMNS
+    ]
+    suite += [
+        gxe.ExpectColumnValuesToBeBetween(
+            column=column, min_value=0, strict_min=True, description=f"{column} > 0"
+        )
+        for column in PRICE_COLUMNS
+    ]
+    suite.append(
+        gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0, description="volume >= 0")
+    )
+    suite += [
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=above, column_B=below, or_equal=True, description=f"{above} >= {below}"
+        )
+        for above, below in OHLC_ORDER
+    ]
+    suite += [
+        _exactly(
+            "unconfirmed_spike",
+            False,
+            f"no spike beyond {spike['max_mads']} trailing MADs that the next "
+            f"{spike['confirmation_bars']} bars do not confirm",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="bar_to_bar_ratio",
+            max_value=params["max_bar_to_bar_ratio"],
+            description=f"no level shift: close within x{params['max_bar_to_bar_ratio']} of "
+            "the previous bar's",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="identical_close_run",
+            max_value=params["max_identical_closes"],
+            description=f"close not stuck: at most {params['max_identical_closes']} identical "
+            "closes in a row with volume",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="revision_change",
+            max_value=params["max_revision"],
+            description=f"revised prices within {params['max_revision']:.1%} of the history's",
         ),
         gxe.ExpectColumnValuesToNotBeInSet(
             column="bar_range",
@@ -129,53 +104,45 @@ def bars_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
             description=f"zero-range bars (high == low) at most {params['zero_range_max_share']:.1%}",
         ),
     ]
-    for column in VALUE_COLUMNS:
-        suite.append(
-            gxe.ExpectColumnValuesToBeOfType(
-                column=column, type_="float64", description=f"{column} is float64"
-            )
-        )
-    for column in KEY_COLUMNS + VALUE_COLUMNS:
-        suite.append(
-            gxe.ExpectColumnValuesToNotBeNull(
-                column=column,
-                mostly=1 - max_null_ratio,
-                description=f"{column} nulls below {max_null_ratio:.0%}",
-            )
-        )
-    for column in PRICE_COLUMNS:
-        suite.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column, min_value=0, strict_min=True, description=f"{column} > 0"
-            )
-        )
-    for above, below in OHLC_ORDER:
-        suite.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=above, column_B=below, or_equal=True, description=f"{above} >= {below}"
-            )
-        )
     return suite
 
 
 def summary_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
-    """Expectations per symbol: enough rows, few missing trading hours, none outside them (an
-    extended-hours, holiday or end-labelled bar rejects the batch), fresh newest bar."""
+    """Expectations per symbol: bars exist, few missing trading hours in the new bars and the
+    last days, none outside trading hours, fresh newest bar; warnings for warm-up and history."""
+    ratio = params["max_missing_hour_ratio"]
     suite: list[gxe.Expectation] = [
         gxe.ExpectColumnValuesToBeBetween(
-            column="rows",
-            min_value=params["min_rows_per_symbol"],
-            description=f"at least {params['min_rows_per_symbol']} rows per symbol",
+            column="bars", min_value=1, description="configured symbol has bars"
         ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="missing_hour_ratio",
-            max_value=params["max_missing_hour_ratio"],
-            description=f"missing trading hours below {params['max_missing_hour_ratio']:.0%}",
+            column="missing_hour_ratio_checked",
+            max_value=ratio,
+            description=f"missing trading hours below {ratio:.0%} in the new bars and the last "
+            f"{params['recent_days']} days",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="bars_outside_trading_hours",
             max_value=0,
             description="no bars outside the exchange's trading hours",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="bars",
+            min_value=params["min_history_bars"],
+            severity=FailureSeverity.WARNING,
+            description=f"at least {params['min_history_bars']} bars (fewer: warming up)",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="missing_hour_ratio",
+            max_value=ratio,
+            severity=FailureSeverity.WARNING,
+            description=f"missing trading hours below {ratio:.0%} over the whole history",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="history_bars_kept",
+            max_value=0,
+            severity=FailureSeverity.WARNING,
+            description="merged bars hold every history bar (the absent ones are kept)",
         ),
     ]
     freshness = params["freshness"]
@@ -213,12 +180,12 @@ def run_suite(
     result = definition.run(
         batch_parameters={"dataframe": frame},
         result_format={
-            "result_format": "SUMMARY",
+            "result_format": "COMPLETE",
             "partial_unexpected_count": example_count,
             "unexpected_index_column_names": usable_index,
         },
     )
-    records = [_record(outcome, name) for outcome in result.results]
+    records = [_record(outcome, name, example_count) for outcome in result.results]
     for record in records:
         column = record["kwargs"].get("column")
         if column is not None and column not in frame.columns:
@@ -226,11 +193,31 @@ def run_suite(
     return records
 
 
-def _record(outcome: Any, batch: str) -> dict[str, Any]:
-    """Flatten one GX expectation result to the fields the report and the gate need."""
+def _examples_by_symbol(unexpected: list[dict[str, Any]], count: int) -> dict[str, list]:
+    """The first `count` unexpected rows of each symbol."""
+    examples: dict[str, list] = {}
+    for row in unexpected:
+        rows = examples.setdefault(str(row.get("symbol")), [])
+        if len(rows) < count:
+            rows.append(row)
+    return examples
+
+
+def _record(outcome: Any, batch: str, example_count: int) -> dict[str, Any]:
+    """Flatten one GX expectation result to the fields the report and the gate need.
+
+    `symbols` lists the symbols whose rows it caught, or is None for a table-level expectation
+    (required columns) that concerns every symbol of the batch.
+    """
     config = outcome.expectation_config
     details = outcome.result or {}
     exception = (outcome.exception_info or {}).get("exception_message")
+    unexpected = details.get("unexpected_index_list")
+    by_symbol = (
+        _examples_by_symbol(unexpected, example_count)
+        if isinstance(unexpected, list) and unexpected and isinstance(unexpected[0], dict)
+        else None
+    )
     return {
         "check": config.description,
         "batch": batch,
@@ -246,4 +233,6 @@ def _record(outcome: Any, batch: str) -> dict[str, Any]:
         or details.get("partial_unexpected_list")
         or [],
         "exception": exception,
+        "symbols": None if by_symbol is None else sorted(by_symbol),
+        "examples_by_symbol": by_symbol or {},
     }

@@ -1,4 +1,5 @@
-"""Validation pipeline: merged bars -> result + report (always saved) -> gate -> primary bars."""
+"""Validation pipeline: history + merged bars -> result, report and quarantine (always saved) ->
+gate -> primary bars grown by the symbols that passed."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -6,18 +7,24 @@ from rps_kedro.pipelines.validation.nodes import check_bars_quality, enforce_qua
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Two nodes: the check saves its result and report; the gate stops the run on failure."""
+    """Two nodes: the check saves its result, report and quarantine; the gate grows the primary
+    bars, or stops the run when too many symbols failed."""
     return Pipeline(
         [
             node(
                 check_bars_quality,
-                inputs=["merged_bars", "params:validation"],
-                outputs=["validation_result", "validation_report"],
+                inputs=[
+                    "bars_history",
+                    "merged_bars",
+                    "params:ingestion.symbols",
+                    "params:validation",
+                ],
+                outputs=["validation_result", "validation_report", "quarantined_bars"],
                 name="check_bars_quality",
             ),
             node(
                 enforce_quality_gate,
-                inputs=["merged_bars", "validation_result"],
+                inputs=["bars_history", "merged_bars", "validation_result"],
                 outputs="primary_bars",
                 name="enforce_quality_gate",
             ),
