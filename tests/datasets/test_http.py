@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import socket
+import threading
+from collections.abc import Iterator
 
 import pytest
 from werkzeug import Response
@@ -19,6 +23,29 @@ from rps_kedro.datasets._http import (
 from tests.datasets.conftest import assert_requests_drained, held_responses, stalling
 
 SECRET = "SECRET-KEY-123"
+
+
+@contextlib.contextmanager
+def header_dripping_server(stop: threading.Event) -> Iterator[str]:
+    """A raw HTTP server on loopback that sends its status line, then one header byte every
+    50 ms (each read well inside any per-read timeout) until `stop` is set."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.wait(0.05):
+                connection.sendall(b"a")
+
+    worker = threading.Thread(target=drip, daemon=True)
+    worker.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        listener.close()
 
 
 def _accept(payload: object) -> None:
@@ -192,6 +219,22 @@ class TestDeadline:
         ):
             client.get_json("/x", {}, "SYM", _accept)
         assert_requests_drained(httpserver_ipv4, 1)
+
+    def test_server_dripping_its_headers_fails_on_the_deadline(self):
+        stop = threading.Event()
+        with header_dripping_server(stop) as url:
+            client = JsonHttpClient(
+                provider="test",
+                base_url=url,
+                retry=RetryPolicy(max_attempts=3, timeout=5),
+                deadline=0.5,
+            )
+            with pytest.raises(DeadlineExceededError) as raised:
+                client.get_json("/x", {}, "SYM", _accept)
+            stop.set()
+        assert str(raised.value) == (
+            "test SYM: overall deadline of 0.5s exceeded waiting for the response headers"
+        )
 
     def test_requests_inside_one_scope_share_the_outer_deadline(self):
         client = JsonHttpClient(provider="p", base_url="http://127.0.0.1:9", deadline=60)

@@ -3,8 +3,9 @@
 Two clocks bound a request: `RetryPolicy.timeout` limits each socket read (and connect), and an
 overall deadline limits a whole fetch - every page, retry, backoff wait and body read. A server
 that drips a byte every few seconds never trips the per-read timeout; the body is therefore read
-in small pieces and the deadline is checked after each one, and every read's timeout is capped at
-the time left. A fetch that runs past its deadline raises `DeadlineExceededError` (not retried).
+in small pieces and the deadline is checked after each one, every read's timeout is capped at
+the time left, and the request runs in a worker thread that the caller stops waiting for at the
+deadline (a server dripping its headers). A fetch that runs past its deadline raises `DeadlineExceededError` (not retried).
 Every reason raised or logged has the API key removed first (`JsonHttpClient.error`).
 """
 
@@ -15,8 +16,11 @@ import json
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({418, 429, 500, 502, 503, 504})
 READ_CHUNK_BYTES = 64 * 1024
+# The worker reports its own deadline (silent server, dripping body) with the detail it knows;
+# the caller's wait outlasts it by this much and catches only what the worker cannot: headers.
+WATCHDOG_GRACE_SECONDS = 0.5
 
 
 class ProviderError(RuntimeError):
@@ -283,6 +290,29 @@ class JsonHttpClient:
         return payload
 
     def _download(
+        self, path: str, params: dict[str, Any], symbol: str, deadline: Deadline
+    ) -> Download:
+        """One GET read in full, in a worker thread the caller stops waiting for at the deadline:
+        a server that drips its status line or headers is bounded too (the socket reads that
+        http.client makes for them each reset the per-read timeout). An abandoned worker ends at
+        the server's pace (or its per-read timeout) and its result is dropped."""
+        outcome: Future[Download] = Future()
+
+        def download() -> None:
+            try:
+                outcome.set_result(self._download_in_full(path, params, symbol, deadline))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                outcome.set_exception(exc)
+
+        threading.Thread(target=download, name=f"{self.provider}-{symbol}", daemon=True).start()
+        try:
+            return outcome.result(timeout=max(deadline.remaining(), 0.0) + WATCHDOG_GRACE_SECONDS)
+        except FutureTimeoutError:
+            raise self.deadline_error(
+                symbol, deadline, "waiting for the response headers"
+            ) from None
+
+    def _download_in_full(
         self, path: str, params: dict[str, Any], symbol: str, deadline: Deadline
     ) -> Download:
         """One GET read in full; each read is bounded by the per-read timeout and
