@@ -67,7 +67,7 @@ def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypa
     monkeypatch.setattr(
         bench_forecasts, "WEEKLY", {"warmup_fraction": 0.8, "retrain_every_hours": 168}
     )
-    bars = bench_forecasts.simulated_bars(["AAPL", "BTC-USD"], 24 * 100)
+    bars = bench_forecasts.simulated_bars(["AAPL", "BTC-USD"], 24 * 110)  # AAPL: 500+ bars
     figures = bench_forecasts.evaluate_series("small", bars, simulate=True)
     pooled = figures["training_run"]["pooled"]
     assert pooled["return_rmse"]["challenger"] <= pooled["return_rmse"]["persistence"]

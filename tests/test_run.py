@@ -1,6 +1,7 @@
 """End to end: `kedro run` on a temporary copy of the project, twice, incrementally."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -42,25 +43,35 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     assert not merged.duplicated(["symbol", "timestamp"]).any()
 
 
-def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
+def refreshed_light_project(project) -> Path:
+    """Two symbols refreshed up to 2025-06-03 by the simulator; the primary bars' path."""
     write_light_parameters(project)
     clean = kedro_run(
         project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-03 00:00"
     )
     assert clean.returncode == 0, clean.stderr[-3000:]
-    primary = project / "data/03_primary/bars.parquet"
+    return project / "data/03_primary/bars.parquet"
+
+
+def replay_next(project, snapshot: pd.DataFrame) -> None:
+    """Make the next run's market source replay exactly these bars."""
+    snapshot.to_parquet(project / "data/01_raw/replayed.parquet")
+    (project / "conf/local/catalog.yml").write_text(
+        "market_source:\n"
+        "  type: rps_kedro.datasets.ReplayMarketDataset\n"
+        "  filepath: data/01_raw/replayed.parquet\n"
+    )
+
+
+def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
+    primary = refreshed_light_project(project)
     complete = pd.read_parquet(primary)
     last_day = complete["timestamp"] > pd.Timestamp("2025-06-02 00:00", tz="UTC")
     BarsParquetDataset(str(primary)).save(complete[~last_day])
     history = pd.read_parquet(primary)
     snapshot = complete[last_day].reset_index(drop=True)
     snapshot.loc[snapshot.index[snapshot["symbol"] == "BTC-USD"][3], "low"] = -1.0
-    snapshot.to_parquet(project / "data/01_raw/corrupted.parquet")
-    (project / "conf/local/catalog.yml").write_text(
-        "market_source:\n"
-        "  type: rps_kedro.datasets.ReplayMarketDataset\n"
-        "  filepath: data/01_raw/corrupted.parquet\n"
-    )
+    replay_next(project, snapshot)
     run = kedro_run(project, "--pipelines", "ingestion,validation,features")
     assert run.returncode == 0, run.stderr[-3000:]
     refreshed = pd.read_parquet(primary)
@@ -88,6 +99,25 @@ def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
     newest = model_input.groupby("symbol")["timestamp"].max()
     assert newest["AAPL"] > history.loc[history["symbol"] == "AAPL", "timestamp"].max()
     assert newest["BTC-USD"] < history["timestamp"].max()
+
+
+def test_badly_typed_snapshot_is_judged_by_the_gate_with_a_saved_result(project):
+    primary = refreshed_light_project(project)
+    before = primary.read_bytes()
+    history = pd.read_parquet(primary)
+    snapshot = history.groupby("symbol").tail(2).copy()
+    snapshot["timestamp"] = (snapshot["timestamp"] + pd.Timedelta(days=7)).dt.tz_localize(None)
+    snapshot["volume"] = snapshot["volume"].map(str)
+    replay_next(project, snapshot)
+    failed = kedro_run(project, "--pipelines", "ingestion,validation")
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert "DataQualityError" in output and "failed for 2 of 2 symbols" in output
+    assert primary.read_bytes() == before
+    results = (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+    result = json.loads(sorted(results)[-1].read_text())
+    assert result["symbol_status"] == {"AAPL": "quarantined", "BTC-USD": "quarantined"}
+    assert {"timestamp is a timezone-aware datetime", "values are numbers"} <= set(result["failed"])
 
 
 def test_live_environment_without_key_fails_at_once_naming_the_variable(project, monkeypatch):

@@ -57,7 +57,7 @@ def run(symbol_count: int, years: int) -> dict[str, Any]:
         project = copy_project(Path(tmp) / "project")
         _configure(project, symbols, years)
         stages = {stage: _timed_kedro_run(project, stage) for stage in STAGES}
-        rows = len(pd.read_parquet(project / "data/02_intermediate/merged_bars.parquet"))
+        rows = len(pd.read_pickle(project / "data/02_intermediate/merged_bars.pkl"))
     return {
         "symbols": len(symbols),
         "years": years,

@@ -358,7 +358,8 @@ def feature_importance_figure(
 
 def data_checks_summary(validation_result: dict[str, Any]) -> dict[str, Any]:
     """What the quality gate said about the data this model was trained on."""
-    keys = ["success", "as_of", "rows", "symbols", "failed", "warnings", "symbol_summary"]
+    keys = ["success", "as_of", "rows", "symbols", "symbol_status", "failed_symbols", "failed"]
+    keys += ["warnings", "symbol_summary"]
     return {key: validation_result[key] for key in keys}
 
 

@@ -206,7 +206,7 @@ def add_sequence_checks(
         bar_end_hours_after_as_of=(bars["bar_time"] + ONE_HOUR - as_of) / ONE_HOUR,
         non_finite_values=non_finite.astype("int64"),
         robust_return_score=score,
-        unconfirmed_spike=(score > spike["max_mads"]) & ~confirmed.fillna(False),
+        unconfirmed_spike=(score > spike["max_mads"]) & ~confirmed,
         bar_to_bar_ratio=np.exp(returns.abs()),
         identical_close_run=run_start.map(run_start.value_counts()).where(repeated, 1),
         bar_range=bars.get("high", np.nan) - bars.get("low", np.nan),
