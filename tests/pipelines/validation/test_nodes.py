@@ -327,6 +327,16 @@ def test_a_real_15_percent_crash_confirmed_by_the_next_bars_passes(history, simu
     assert scores[0]["success"]
 
 
+def test_an_operator_can_accept_a_flagged_bar_after_inspection(history, simulated_bars, params):
+    merged = _spike_15_percent_reverted(simulated_bars.copy())
+    flagged = merged.loc[new_rows(merged, "BTC-USD")[20], "timestamp"]
+    accepted = {**params, "accepted_bars": [{"symbol": "BTC-USD", "timestamp": str(flagged)}]}
+    result, _ = judge(history, merged, accepted)
+    assert result["symbol_status"]["BTC-USD"] == "passed", result["failed"]
+    other = {**params, "accepted_bars": [{"symbol": "ETH-USD", "timestamp": str(flagged)}]}
+    assert judge(history, merged, other)[0]["symbol_status"]["BTC-USD"] == "quarantined"
+
+
 def test_an_unconfirmable_spike_on_the_newest_bar_waits_for_the_next_run(
     history, simulated_bars, params
 ):

@@ -25,13 +25,20 @@ EMPTY_SYMBOL = "<empty>"
 ONE_HOUR = pd.Timedelta(hours=1)
 
 
+def _label(symbol: Any) -> str:
+    """A symbol as a label: text as it is, empty text and nulls named."""
+    if symbol is None or (isinstance(symbol, float) and math.isnan(symbol)):
+        return NULL_SYMBOL
+    return str(symbol) if str(symbol).strip() else EMPTY_SYMBOL
+
+
 def symbol_labels(bars: pd.DataFrame) -> pd.Series:
     """Each row's symbol as a non-empty label: a null or empty symbol gets a label of its own."""
     if "symbol" not in bars:
         return pd.Series(NULL_SYMBOL, index=bars.index, dtype=object)
-    raw = bars["symbol"]
-    labels = raw.where(raw.notna(), NULL_SYMBOL).astype(str).astype(object)
-    return labels.mask(labels.str.strip() == "", EMPTY_SYMBOL)
+    codes, distinct = pd.factorize(bars["symbol"])
+    labels = np.array([*map(_label, distinct), NULL_SYMBOL], dtype=object)
+    return pd.Series(labels[codes], index=bars.index, dtype=object)
 
 
 def bar_times(bars: pd.DataFrame) -> pd.Series:
@@ -173,11 +180,29 @@ def _following_mean(log_close: pd.Series, groups: pd.Series, bars: int) -> pd.Se
     return pd.concat(following, axis=1).mean(axis=1, skipna=False)
 
 
+def accepted_bars(bars: pd.DataFrame, accepted: list[dict[str, str]]) -> pd.Series:
+    """Bars an operator inspected and accepted as real (a flash crash that rebounded within the
+    confirmation bars, a genuine jump): the plausibility checks leave them alone."""
+    if not accepted:
+        return pd.Series(False, index=bars.index)
+    keys = pd.MultiIndex.from_tuples(
+        [
+            (entry["symbol"], pd.Timestamp(entry["timestamp"]).tz_convert("UTC"))
+            for entry in accepted
+        ]
+    )
+    return pd.Series(
+        pd.MultiIndex.from_arrays([bars["symbol"], bars["bar_time"]]).isin(keys), index=bars.index
+    )
+
+
 def add_sequence_checks(
     bars: pd.DataFrame, as_of: pd.Timestamp, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Derived per-bar columns judged by the expectations, computed within each symbol in order."""
+    """Derived per-bar columns judged by the expectations, computed within each symbol in order;
+    spike, level-shift and stuck-close values of accepted bars are neutral."""
     spike = params["spike"]
+    accepted = accepted_bars(bars, params["accepted_bars"])
     groups = bars["symbol"]
     close = bars["close"] if "close" in bars else pd.Series(np.nan, index=bars.index)
     log_close = np.log(close.where(np.isfinite(close) & (close > 0)))
@@ -206,9 +231,9 @@ def add_sequence_checks(
         bar_end_hours_after_as_of=(bars["bar_time"] + ONE_HOUR - as_of) / ONE_HOUR,
         non_finite_values=non_finite.astype("int64"),
         robust_return_score=score,
-        unconfirmed_spike=(score > spike["max_mads"]) & ~confirmed,
-        bar_to_bar_ratio=np.exp(returns.abs()),
-        identical_close_run=run_start.map(run_start.value_counts()).where(repeated, 1),
+        unconfirmed_spike=(score > spike["max_mads"]) & ~confirmed & ~accepted,
+        bar_to_bar_ratio=np.exp(returns.abs()).mask(accepted, 1.0),
+        identical_close_run=run_start.map(run_start.value_counts()).where(repeated & ~accepted, 1),
         bar_range=bars.get("high", np.nan) - bars.get("low", np.nan),
     )
 
