@@ -18,6 +18,7 @@ from rps_kedro.datasets import (
     MarketRouterDataset,
     MissingCredentialsError,
 )
+from tests.conftest import project_parameters
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "providers"
@@ -171,3 +172,15 @@ def test_live_catalog_gives_every_provider_a_deadline_and_the_calendar(monkeypat
         assert source.client.deadline == live[kind]["deadline"]
         assert source.client.deadline > source.client.retry.timeout
     assert router.sources["stocks"].calendar == router.calendar
+
+
+@pytest.mark.parametrize("now", ["2025-01-02 21:00", "2025-07-07 14:00", "2025-12-01 15:00"])
+def test_live_first_fetch_of_a_new_stock_covers_the_gates_minimum_history(monkeypatch, now):
+    monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "ENV-KEY")
+    conf = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="live")
+    stocks = DataCatalog.from_config(conf["catalog"], {"alpha_vantage": {}}).load("market_source")
+    stocks = stocks.sources["stocks"]
+    end = pd.Timestamp(now, tz="UTC")
+    start = end - pd.Timedelta(hours=stocks.backfill_hours)
+    expected_bars = len(stocks.calendar.trading_hours("AAPL", start, end))
+    assert expected_bars >= project_parameters("live")["validation"]["min_history_bars"]
