@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.bars import as_model_input
+from rps_kedro.core.bars import as_model_input
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration

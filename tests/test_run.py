@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import BAR_COLUMNS
+from rps_kedro.core.bars import BAR_COLUMNS
 from tests.conftest import kedro_run
 
 pytestmark = pytest.mark.integration

@@ -173,7 +173,7 @@ def _request_path(predictor: Any, body: bytes) -> Callable[[], bytes]:
 
 def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage of one /predict request, in the service's order."""
-    from rps_kedro.pipelines.features.engineering import compute_features  # noqa: PLC0415
+    from rps_kedro.core.features import compute_features  # noqa: PLC0415
     from rps_kedro.pipelines.modelling.nodes import predict_next_hour  # noqa: PLC0415
     from rps_kedro.serving.inference import request_items  # noqa: PLC0415
     from rps_kedro.serving.schemas import Prediction, PredictRequest  # noqa: PLC0415
@@ -422,7 +422,7 @@ def run(
 
 
 def _lookback() -> int:
-    from rps_kedro.pipelines.features.engineering import required_lookback  # noqa: PLC0415
+    from rps_kedro.core.features import required_lookback  # noqa: PLC0415
     from tests.conftest import project_parameters  # noqa: PLC0415
 
     return required_lookback(project_parameters()["features"])

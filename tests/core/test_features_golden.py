@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rps_kedro.pipelines.features.engineering import compute_features
+from rps_kedro.core.features import compute_features
 from tests.conftest import project_parameters
 
 DATA = Path(__file__).parent / "data"

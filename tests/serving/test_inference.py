@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import conform_bars
-from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
+from rps_kedro.core.bars import conform_bars
+from rps_kedro.core.features import feature_columns, required_lookback
 from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
 from rps_kedro.serving.schemas import Bar
 from rps_kedro.serving.settings import settings

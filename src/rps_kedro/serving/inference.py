@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.market_calendar import MarketCalendar
-from rps_kedro.pipelines.features.engineering import compute_features, required_lookback
+from rps_kedro.core.features import compute_features, required_lookback
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.pipelines.modelling.nodes import predict_next_hour
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import as_model_input, from_model_input
-from rps_kedro.pipelines.features.engineering import compute_features, feature_columns
-from rps_kedro.pipelines.modelling.forecasters import Forecaster
+from rps_kedro.core.bars import as_model_input, from_model_input
+from rps_kedro.core.features import compute_features, feature_columns
+from rps_kedro.core.forecasters import Forecaster
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
     champion_context,

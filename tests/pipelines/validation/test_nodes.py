@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from rps_kedro.bars import conform_bars
+from rps_kedro.core.bars import conform_bars
 from rps_kedro.pipelines.validation.nodes import (
     DataQualityError,
     check_bars_quality,

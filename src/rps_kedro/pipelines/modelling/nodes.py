@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS, as_model_input
-from rps_kedro.market_calendar import MarketCalendar
-from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
-from rps_kedro.pipelines.modelling.forecasters import (
+from rps_kedro.core.bars import KEY_COLUMNS, as_model_input
+from rps_kedro.core.features import feature_columns, required_lookback
+from rps_kedro.core.forecasters import (
     BASELINES,
     CLIPPED_COLUMNS,
     PREDICTION_COLUMNS,
@@ -21,6 +20,7 @@ from rps_kedro.pipelines.modelling.forecasters import (
     candidate_predictions,
     fit_candidate,
 )
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.pipelines.modelling.metrics import (
     VolatilityFloor,
     diebold_mariano,

@@ -9,8 +9,8 @@ from kedro.pipeline import Pipeline, node
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from rps_kedro.bars import from_model_input
-from rps_kedro.pipelines.features.engineering import compute_features
+from rps_kedro.core.bars import from_model_input
+from rps_kedro.core.features import compute_features
 from rps_kedro.pipelines.modelling import reporting
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,

@@ -18,8 +18,8 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from rps_kedro.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
-from rps_kedro.market_calendar import MarketCalendar
+from rps_kedro.core.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
+from rps_kedro.core.market_calendar import MarketCalendar
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 OHLC_ORDER = [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import conform_bars
-from rps_kedro.market_calendar import MarketCalendar
+from rps_kedro.core.bars import conform_bars
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.pipelines.validation.expectations import (
     bars_suite,
     bars_with_derived_columns,

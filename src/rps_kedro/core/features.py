@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS, empty_bars
-from rps_kedro.market_calendar import MarketCalendar
-from rps_kedro.pipelines.features.indicators import (
+from rps_kedro.core.bars import KEY_COLUMNS, empty_bars
+from rps_kedro.core.indicators import (
     cyclical,
     garman_klass_volatility,
     log_returns,
@@ -27,7 +26,8 @@ from rps_kedro.pipelines.features.indicators import (
     true_range,
     zscore,
 )
-from rps_kedro.pipelines.features.per_symbol import (
+from rps_kedro.core.market_calendar import MarketCalendar
+from rps_kedro.core.per_symbol import (
     SymbolRows,
     exponential_weights,
     rolling_statistic,

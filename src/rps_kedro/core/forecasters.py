@@ -20,14 +20,31 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from rps_kedro.pipelines.modelling.metrics import VolatilityFloor
-
 TARGETS = ("return", "volatility")
 TARGET_COLUMNS = {"return": "target_log_return", "volatility": "target_volatility"}
 PREDICTION_COLUMNS = {"return": "predicted_log_return", "volatility": "predicted_volatility"}
 CLIPPED_COLUMNS = {"return": "clipped_log_return", "volatility": "clipped_volatility"}
 BASELINES = ("persistence", "har")
 UNBOUNDED = (-np.inf, np.inf)
+
+
+@dataclass(frozen=True)
+class VolatilityFloor:
+    """Per-row floor: a fraction of the symbol's trailing volatility level, never below `minimum`."""
+
+    scale_feature: str
+    fraction: float
+    minimum: float
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> VolatilityFloor:
+        """From `modelling.volatility_floor` in parameters."""
+        return cls(params["scale_feature"], params["fraction"], params["minimum"])
+
+    def of(self, frame: pd.DataFrame) -> np.ndarray:
+        """The floor of each row (NaN scales fall back to the minimum)."""
+        scale = np.nan_to_num(frame[self.scale_feature].to_numpy(dtype="float64"), nan=0.0)
+        return np.maximum(self.fraction * scale, self.minimum)
 
 
 class TargetModel(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rps_kedro.pipelines.features.per_symbol import SymbolRows, shift, weighted_mean
+from rps_kedro.core.per_symbol import SymbolRows, shift, weighted_mean
 
 GARMAN_KLASS_CLOSE_OPEN_WEIGHT = 2 * np.log(2) - 1
 PARKINSON_SCALE = 4 * np.log(2)
