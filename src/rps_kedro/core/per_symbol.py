@@ -6,11 +6,12 @@ and gives NaN where it would need a row before the symbol's first (or after its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from pandas.api.indexers import BaseIndexer
+
+Moments = tuple[int, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -47,30 +48,99 @@ def shift(values: np.ndarray, rows: SymbolRows, periods: int) -> np.ndarray:
     return shifted
 
 
-class _TrailingSymbolWindow(BaseIndexer):
-    """Trailing windows of `window_size` rows cut at the first row of the row's symbol."""
+def _lagged(values: np.ndarray, periods: int) -> np.ndarray:
+    """The column `periods` rows back, NaN before the first row (symbols are not respected)."""
+    lagged = np.full(len(values), np.nan)
+    if periods < len(values):
+        lagged[periods:] = values[: len(values) - periods]
+    return lagged
 
-    def get_window_bounds(
-        self,
-        num_values: int = 0,
-        min_periods: int | None = None,
-        center: bool | None = None,
-        closed: str | None = None,
-        step: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Start (inclusive) and end (exclusive) row of each row's window."""
-        end = np.arange(1, num_values + 1, dtype=np.int64)
-        start = np.maximum(end - self.window_size, self.first_row).astype(np.int64)
-        return start, end
+
+def _binary_blocks(window: int) -> list[tuple[int, int]]:
+    """The power-of-two blocks (size, rows back from the window's end) that tile a window."""
+    blocks, covered, size = [], 0, 1
+    while window:
+        if window & 1:
+            blocks.append((size, covered))
+            covered += size
+        window >>= 1
+        size *= 2
+    return blocks
+
+
+def _doubled(values: np.ndarray, combine: Callable, sizes: list[int]) -> dict[int, np.ndarray]:
+    """`combine` over the trailing block of each size (a power of two) ending at each row."""
+    tables, block, size = {}, values, 1
+    while size <= max(sizes):
+        tables[size] = block
+        block = combine(block, _lagged(block, size))
+        size *= 2
+    return {size: tables[size] for size in sizes}
+
+
+def _rolling_reduce(values: np.ndarray, window: int, combine: Callable) -> np.ndarray:
+    """An associative reduction (sum, min, max) over the `window` rows ending at each row."""
+    blocks = _binary_blocks(window)
+    tables = _doubled(values, combine, [size for size, _ in blocks])
+    result = None
+    for size, back in blocks:
+        part = _lagged(tables[size], back) if back else tables[size]
+        result = part if result is None else combine(result, part)
+    return result
+
+
+def _moments(left: Moments, right: Moments) -> Moments:
+    """Count, mean and sum of squared deviations of two row sets together (Chan et al.)."""
+    count_left, mean_left, squares_left = left
+    count_right, mean_right, squares_right = right
+    count = count_left + count_right
+    delta = mean_right - mean_left
+    return (
+        count,
+        mean_left + delta * (count_right / count),
+        squares_left + squares_right + delta**2 * (count_left * count_right / count),
+    )
+
+
+def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
+    """Sample standard deviation over the `window` rows ending at each row, by pairwise merges
+    of exact block moments: stable for prices far from zero, exactly 0 for a constant window."""
+    blocks = _binary_blocks(window)
+    tables = {1: (1, values, np.zeros(len(values)))}
+    size = 1
+    while size < blocks[-1][0]:
+        count, mean, squares = tables[size]
+        older = (count, _lagged(mean, size), _lagged(squares, size))
+        tables[2 * size] = _moments(older, tables[size])
+        size *= 2
+    merged = None
+    for size, back in blocks:
+        count, mean, squares = tables[size]
+        part = (count, _lagged(mean, back), _lagged(squares, back)) if back else tables[size]
+        merged = part if merged is None else _moments(part, merged)
+    return np.sqrt(merged[2] / (window - 1))
+
+
+REDUCTIONS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
 
 def rolling_statistic(
     values: np.ndarray, rows: SymbolRows, window: int, statistic: str
 ) -> np.ndarray:
-    """Pandas rolling `statistic` over `window` rows of the symbol; NaN if short or holding NaN."""
-    indexer = _TrailingSymbolWindow(window_size=window, first_row=rows.first_row)
-    windows = pd.Series(values).rolling(indexer, min_periods=window)
-    return getattr(windows, statistic)().to_numpy()
+    """Rolling `statistic` (sum, mean, std, min, max) over `window` rows of the symbol, like
+    pandas' rolling: NaN if the symbol has fewer rows so far or the window holds a NaN.
+
+    Rows are combined in power-of-two blocks, O(rows x log(window)), each row from its own
+    trailing rows only: a row's value depends on no later row and no other symbol."""
+    values = np.asarray(values, dtype="float64")
+    if statistic == "std":
+        result = _rolling_std(values, window)
+    elif statistic == "mean":
+        result = _rolling_reduce(values, window, np.add) / window
+    else:
+        result = _rolling_reduce(values, window, REDUCTIONS[statistic])
+    result[rows.position < window - 1] = np.nan
+    return result
 
 
 def exponential_weights(alpha: float, tail_weight: float) -> np.ndarray:
