@@ -10,6 +10,7 @@ fixed window.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,37 @@ HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
 TARGET_COLUMNS = ["target_log_return", "target_volatility"]
 
+NS_PER_HOUR = 3_600_000_000_000
+EPOCH_DAY_OF_WEEK = 3  # 1970-01-01 was a Thursday (Monday = 0)
+VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+
 Columns = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class BarArrays:
+    """Bars sorted by (symbol, timestamp) as numpy columns: UTC epoch nanoseconds, float64 values."""
+
+    symbol: np.ndarray
+    timestamp_ns: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @classmethod
+    def from_frame(cls, bars: pd.DataFrame) -> BarArrays:
+        """The columns of a bars frame sorted by (symbol, timestamp) (see sort_bars)."""
+        return cls(
+            symbol=bars["symbol"].to_numpy(dtype=object),
+            timestamp_ns=bars["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8"),
+            **{column: bars[column].to_numpy(dtype="float64") for column in VALUE_COLUMNS},
+        )
+
+    def timestamps(self, rows: np.ndarray | slice = slice(None)) -> pd.DatetimeIndex:
+        """The timestamps of some rows as tz-aware UTC."""
+        return pd.DatetimeIndex(self.timestamp_ns[rows], dtype="datetime64[ns, UTC]")
 
 
 def sort_bars(bars: pd.DataFrame) -> pd.DataFrame:
@@ -53,11 +84,6 @@ def sort_bars(bars: pd.DataFrame) -> pd.DataFrame:
     if already_sorted and bars.index.equals(pd.RangeIndex(len(bars))):
         return bars
     return bars.sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
-
-
-def _arrays(bars: pd.DataFrame, columns: str) -> tuple[np.ndarray, ...]:
-    """The space-separated bar columns as float64 arrays."""
-    return tuple(bars[column].to_numpy(dtype="float64") for column in columns.split())
 
 
 def ema_weights(span: int, tail_weight: float) -> np.ndarray:
@@ -129,9 +155,9 @@ def _momentum(close: np.ndarray, rows: SymbolRows, params: dict[str, Any]) -> Co
     }
 
 
-def _ranges(bars: pd.DataFrame, rows: SymbolRows, params: dict[str, Any]) -> Columns:
+def _ranges(bars: BarArrays, rows: SymbolRows, params: dict[str, Any]) -> Columns:
     """High-low range and Wilder's average true range, both over the close."""
-    high, low, close = _arrays(bars, "high low close")
+    high, low, close = bars.high, bars.low, bars.close
     atr_period = params["atr_period"]
     weights = wilder_weights(atr_period, params["exponential_tail_weight"])
     return {
@@ -141,12 +167,13 @@ def _ranges(bars: pd.DataFrame, rows: SymbolRows, params: dict[str, Any]) -> Col
     }
 
 
-def _volatilities(bars: pd.DataFrame, rows: SymbolRows, windows: list[int]) -> Columns:
+def _volatilities(bars: BarArrays, rows: SymbolRows, windows: list[int]) -> Columns:
     """Garman-Klass and Parkinson volatility of each bar and over each trailing window."""
-    open_, high, low, close = _arrays(bars, "open high low close")
     per_bar = {
-        "garman_klass_volatility": garman_klass_volatility(open_, high, low, close),
-        "parkinson_volatility": parkinson_volatility(high, low),
+        "garman_klass_volatility": garman_klass_volatility(
+            bars.open, bars.high, bars.low, bars.close
+        ),
+        "parkinson_volatility": parkinson_volatility(bars.high, bars.low),
     }
     windowed = {
         f"{name}_{window}": np.sqrt(rolling_statistic(volatility**2, rows, window, "mean"))
@@ -170,15 +197,19 @@ def _market_volatility(
     }
 
 
-def _intraday_slot(timestamps: pd.Series, crypto: np.ndarray, calendar: MarketCalendar) -> Columns:
+def _utc_hour(timestamp_ns: np.ndarray) -> np.ndarray:
+    """Hour of day (UTC) of epoch nanoseconds."""
+    return timestamp_ns // NS_PER_HOUR % HOURS_PER_DAY
+
+
+def _intraday_slot(bars: BarArrays, crypto: np.ndarray, calendar: MarketCalendar) -> Columns:
     """Market (1 = crypto) and hour of the bar in its session: UTC hour for crypto, session hour
     for stocks (0 = the opening bar), the key of the intraday volatility pattern."""
-    utc_hour = timestamps.dt.hour.to_numpy()
-    session_hour = calendar.session_hours(pd.DatetimeIndex(timestamps))
-    return {
-        "is_crypto": crypto.astype("float64"),
-        "session_hour": np.where(crypto, utc_hour, session_hour).astype("float64"),
-    }
+    session_hour = _utc_hour(bars.timestamp_ns)
+    stock = np.flatnonzero(~crypto)
+    if len(stock):
+        session_hour[stock] = calendar.session_hours(bars.timestamps(stock))
+    return {"is_crypto": crypto.astype("float64"), "session_hour": session_hour.astype("float64")}
 
 
 def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
@@ -194,10 +225,11 @@ def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) ->
     }
 
 
-def _calendar(timestamps: pd.Series) -> Columns:
+def _calendar(timestamp_ns: np.ndarray) -> Columns:
     """Hour of day and day of week (UTC) as points on a circle."""
-    hour_sin, hour_cos = cyclical(timestamps.dt.hour.to_numpy(), HOURS_PER_DAY)
-    day_sin, day_cos = cyclical(timestamps.dt.dayofweek.to_numpy(), DAYS_PER_WEEK)
+    days = timestamp_ns // (NS_PER_HOUR * HOURS_PER_DAY)
+    hour_sin, hour_cos = cyclical(_utc_hour(timestamp_ns), HOURS_PER_DAY)
+    day_sin, day_cos = cyclical((days + EPOCH_DAY_OF_WEEK) % DAYS_PER_WEEK, DAYS_PER_WEEK)
     return {
         "hour_sin": hour_sin,
         "hour_cos": hour_cos,
@@ -206,38 +238,42 @@ def _calendar(timestamps: pd.Series) -> Columns:
     }
 
 
-def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """One row per bar: symbol, timestamp and every float64 feature, NaN until its lookback is met."""
-    bars = sort_bars(bars)
-    rows = symbol_rows(bars["symbol"].to_numpy())
-    close, volume = _arrays(bars, "close volume")
-    returns = log_returns(close, rows)
+def feature_arrays(bars: BarArrays, params: dict[str, Any]) -> Columns:
+    """Every float64 feature of every bar, NaN until its lookback is met, in feature order."""
+    rows = symbol_rows(bars.symbol)
+    returns = log_returns(bars.close, rows)
     windows = params["rolling_windows"]
     calendar = MarketCalendar.from_params(params["calendar"])
-    crypto = calendar.crypto_mask(bars["symbol"])
+    crypto = calendar.crypto_mask(bars.symbol)
     volatilities = _volatilities(bars, rows, windows)
-    features = {
+    return {
         "log_return": returns,
         **_lagged_returns(returns, rows, params["return_lags"]),
         **_return_statistics(returns, rows, windows),
-        **_price_statistics(close, rows, windows),
-        **_moving_average_ratios(close, rows, params["moving_average_pairs"]),
-        **_momentum(close, rows, params),
+        **_price_statistics(bars.close, rows, windows),
+        **_moving_average_ratios(bars.close, rows, params["moving_average_pairs"]),
+        **_momentum(bars.close, rows, params),
         **_ranges(bars, rows, params),
         **volatilities,
         **_market_volatility(
             volatilities["garman_klass_volatility"], rows, crypto, params["har_windows"]
         ),
-        **_volume_zscores(volume, rows, windows),
-        **_calendar(bars["timestamp"]),
-        **_intraday_slot(bars["timestamp"], crypto, calendar),
+        **_volume_zscores(bars.volume, rows, windows),
+        **_calendar(bars.timestamp_ns),
+        **_intraday_slot(bars, crypto, calendar),
     }
+
+
+def compute_features(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """One row per bar: symbol, timestamp and every float64 feature, NaN until its lookback is met."""
+    bars = sort_bars(bars)
+    features = feature_arrays(BarArrays.from_frame(bars), params)
     return pd.DataFrame({column: bars[column] for column in KEY_COLUMNS} | features)
 
 
 def feature_columns(params: dict[str, Any]) -> list[str]:
     """Names of the model's feature columns, in compute_features' order (close is not one)."""
-    return list(compute_features(empty_bars(), params).columns.drop(KEY_COLUMNS))
+    return list(feature_arrays(BarArrays.from_frame(empty_bars()), params))
 
 
 def required_lookback(params: dict[str, Any]) -> int:
@@ -263,11 +299,11 @@ def required_lookback(params: dict[str, Any]) -> int:
 def compute_targets(bars: pd.DataFrame) -> pd.DataFrame:
     """Next-bar log return and Garman-Klass volatility per bar; NaN on each symbol's last bar."""
     bars = sort_bars(bars)
-    rows = symbol_rows(bars["symbol"].to_numpy())
-    open_, high, low, close = _arrays(bars, "open high low close")
-    volatility = garman_klass_volatility(open_, high, low, close)
+    arrays = BarArrays.from_frame(bars)
+    rows = symbol_rows(arrays.symbol)
+    volatility = garman_klass_volatility(arrays.open, arrays.high, arrays.low, arrays.close)
     targets = {
-        "target_log_return": np.log(shift(close, rows, -1) / close),
+        "target_log_return": np.log(shift(arrays.close, rows, -1) / arrays.close),
         "target_volatility": shift(volatility, rows, -1),
     }
     return pd.DataFrame({column: bars[column] for column in KEY_COLUMNS} | targets)
