@@ -192,8 +192,7 @@ def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, floa
             lambda r=request: request_items(predictor, [(r.symbol, r.bars)], [()], limits),
         )
         bars, rows = timed("build_columns", lambda i=items: predictor.bars(i))
-        features = timed("feature_matrix", lambda b=bars: model.feature_matrix(b))
-        latest = features[rows]
+        latest = timed("feature_matrix", lambda b=bars, r=rows: model.feature_matrix(b, r))
         timed("predict_rows", lambda b=bars, r=rows, x=latest: model.predict_rows(b, r, x))
         timed(  # part of predict_rows
             "next_bar_calendar_alone",

@@ -31,7 +31,9 @@ from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.core.per_symbol import (
     SymbolRows,
     exponential_weights,
+    pick,
     rolling_statistic,
+    rolling_statistics,
     shift,
     symbol_rows,
     weighted_mean,
@@ -98,25 +100,22 @@ def wilder_weights(period: int, tail_weight: float) -> np.ndarray:
 
 def _lagged_returns(returns: np.ndarray, rows: SymbolRows, lags: list[int]) -> Columns:
     """Log return of the bar `lag` bars back."""
-    return {f"log_return_lag_{lag}": shift(returns, rows, lag) for lag in lags}
+    return {f"log_return_lag_{lag}": pick(shift(returns, rows, lag), rows) for lag in lags}
 
 
 def _return_statistics(returns: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
     """Mean, std, min and max of the log returns over each trailing window."""
-    return {
-        f"return_{statistic}_{window}": rolling_statistic(returns, rows, window, statistic)
-        for window in windows
-        for statistic in ROLLING_STATISTICS
-    }
+    statistics = rolling_statistics(returns, rows, windows, ROLLING_STATISTICS)
+    return {f"return_{name}_{window}": value for (name, window), value in statistics.items()}
 
 
 def _price_statistics(close: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
     """Mean, std, min and max of the close over each trailing window, over the current close."""
+    statistics = rolling_statistics(close, rows, windows, ROLLING_STATISTICS)
+    current = pick(close, rows)
     return {
-        f"close_{statistic}_ratio_{window}": rolling_statistic(close, rows, window, statistic)
-        / close
-        for window in windows
-        for statistic in ROLLING_STATISTICS
+        f"close_{name}_ratio_{window}": value / current
+        for (name, window), value in statistics.items()
     }
 
 
@@ -161,37 +160,43 @@ def _ranges(bars: BarArrays, rows: SymbolRows, params: dict[str, Any]) -> Column
     atr_period = params["atr_period"]
     weights = wilder_weights(atr_period, params["exponential_tail_weight"])
     return {
-        "range_ratio": (high - low) / close,
+        "range_ratio": pick((high - low) / close, rows),
         f"atr_ratio_{atr_period}": weighted_mean(true_range(high, low, close, rows), rows, weights)
-        / close,
+        / pick(close, rows),
     }
 
 
-def _volatilities(bars: BarArrays, rows: SymbolRows, windows: list[int]) -> Columns:
-    """Garman-Klass and Parkinson volatility of each bar and over each trailing window."""
-    per_bar = {
+def bar_volatilities(bars: BarArrays) -> Columns:
+    """Garman-Klass and Parkinson volatility of every bar from its own OHLC."""
+    return {
         "garman_klass_volatility": garman_klass_volatility(
             bars.open, bars.high, bars.low, bars.close
         ),
         "parkinson_volatility": parkinson_volatility(bars.high, bars.low),
     }
+
+
+def _volatilities(per_bar: Columns, rows: SymbolRows, windows: list[int]) -> Columns:
+    """Each bar's volatilities and their RMS over each trailing window."""
     windowed = {
-        f"{name}_{window}": np.sqrt(rolling_statistic(volatility**2, rows, window, "mean"))
+        f"{name}_{window}": np.sqrt(mean)
         for name, volatility in per_bar.items()
-        for window in windows
+        for (_, window), mean in rolling_statistics(volatility**2, rows, windows, ["mean"]).items()
     }
-    return per_bar | windowed
+    return {name: pick(volatility, rows) for name, volatility in per_bar.items()} | windowed
 
 
 def _market_volatility(
     volatility: np.ndarray, rows: SymbolRows, crypto: np.ndarray, windows: dict[str, dict[str, int]]
 ) -> Columns:
     """HAR components: RMS volatility over one day / one week in each market's own bars."""
+    lengths = sorted({length for market in windows.values() for length in market.values()})
+    means = rolling_statistics(volatility**2, rows, lengths, ["mean"])
     return {
         f"har_volatility_{span}": np.where(
-            crypto,
-            np.sqrt(rolling_statistic(volatility**2, rows, windows["crypto"][span], "mean")),
-            np.sqrt(rolling_statistic(volatility**2, rows, windows["stock"][span], "mean")),
+            pick(crypto, rows),
+            np.sqrt(means["mean", windows["crypto"][span]]),
+            np.sqrt(means["mean", windows["stock"][span]]),
         )
         for span in ("day", "week")
     }
@@ -202,24 +207,26 @@ def _utc_hour(timestamp_ns: np.ndarray) -> np.ndarray:
     return timestamp_ns // NS_PER_HOUR % HOURS_PER_DAY
 
 
-def _intraday_slot(bars: BarArrays, crypto: np.ndarray, calendar: MarketCalendar) -> Columns:
+def _intraday_slot(
+    bars: BarArrays, wanted: np.ndarray, crypto: np.ndarray, calendar: MarketCalendar
+) -> Columns:
     """Market (1 = crypto) and hour of the bar in its session: UTC hour for crypto, session hour
     for stocks (0 = the opening bar), the key of the intraday volatility pattern."""
-    session_hour = _utc_hour(bars.timestamp_ns)
+    session_hour = _utc_hour(bars.timestamp_ns[wanted])
     stock = np.flatnonzero(~crypto)
     if len(stock):
-        session_hour[stock] = calendar.session_hours(bars.timestamps(stock))
+        session_hour[stock] = calendar.session_hours(bars.timestamps(wanted[stock]))
     return {"is_crypto": crypto.astype("float64"), "session_hour": session_hour.astype("float64")}
 
 
 def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) -> Columns:
     """Standard score of log(1 + volume) within each trailing window."""
     log_volume = np.log1p(volume)
+    statistics = rolling_statistics(log_volume, rows, windows, ["mean", "std"])
+    current = pick(log_volume, rows)
     return {
         f"volume_zscore_{window}": zscore(
-            log_volume,
-            rolling_statistic(log_volume, rows, window, "mean"),
-            rolling_statistic(log_volume, rows, window, "std"),
+            current, statistics["mean", window], statistics["std", window]
         )
         for window in windows
     }
@@ -238,29 +245,33 @@ def _calendar(timestamp_ns: np.ndarray) -> Columns:
     }
 
 
-def feature_arrays(bars: BarArrays, params: dict[str, Any]) -> Columns:
-    """Every float64 feature of every bar, NaN until its lookback is met, in feature order."""
-    rows = symbol_rows(bars.symbol)
+def feature_arrays(
+    bars: BarArrays, params: dict[str, Any], at: np.ndarray | None = None
+) -> Columns:
+    """Every float64 feature, NaN until its lookback is met, in feature order: of every bar, or
+    of the bars at the rows `at` (each from its own symbol's rows up to it)."""
+    rows = symbol_rows(bars.symbol, at)
     returns = log_returns(bars.close, rows)
     windows = params["rolling_windows"]
     calendar = MarketCalendar.from_params(params["calendar"])
     crypto = calendar.crypto_mask(bars.symbol)
-    volatilities = _volatilities(bars, rows, windows)
+    per_bar = bar_volatilities(bars)
+    wanted = pick(np.arange(len(bars.symbol)), rows)
     return {
-        "log_return": returns,
+        "log_return": pick(returns, rows),
         **_lagged_returns(returns, rows, params["return_lags"]),
         **_return_statistics(returns, rows, windows),
         **_price_statistics(bars.close, rows, windows),
         **_moving_average_ratios(bars.close, rows, params["moving_average_pairs"]),
         **_momentum(bars.close, rows, params),
         **_ranges(bars, rows, params),
-        **volatilities,
+        **_volatilities(per_bar, rows, windows),
         **_market_volatility(
-            volatilities["garman_klass_volatility"], rows, crypto, params["har_windows"]
+            per_bar["garman_klass_volatility"], rows, crypto, params["har_windows"]
         ),
         **_volume_zscores(bars.volume, rows, windows),
-        **_calendar(bars.timestamp_ns),
-        **_intraday_slot(bars, crypto, calendar),
+        **_calendar(bars.timestamp_ns[wanted]),
+        **_intraday_slot(bars, wanted, crypto[wanted], calendar),
     }
 
 

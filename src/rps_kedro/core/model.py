@@ -10,8 +10,8 @@ next bar: the next hour, or a stock's next session hour), the close, the predict
 close and volatility, the share and names of the features outside the drift reference's bounds,
 and the targets whose learned forecast was clipped to its training range.
 
-The service calls the same steps on numpy columns (`feature_matrix`, then `predict_rows` for
-the latest bar of each symbol), without a DataFrame on the request path. The bundle is stored
+The service calls the same steps on numpy columns (`feature_matrix` at the latest bar of each
+symbol, then `predict_rows`), without a DataFrame on the request path. The bundle is stored
 as the `forecast_model` artifact of the MLflow model: `load_from_mlflow_model` reads it from the
 model's folder without loading kedro, kedro-mlflow or the pipeline that wrote it.
 """
@@ -129,9 +129,10 @@ class ForecastModel:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return reference_bounds(self.drift_reference, self.feature_names)
 
-    def feature_matrix(self, bars: BarArrays) -> np.ndarray:
-        """Every bar's features (rows x feature_names); NaN where a lookback is not met."""
-        columns = feature_arrays(bars, self.features)
+    def feature_matrix(self, bars: BarArrays, at: np.ndarray | None = None) -> np.ndarray:
+        """Features (rows x feature_names) of every bar, or of the bars at rows `at`; NaN where
+        a lookback is not met."""
+        columns = feature_arrays(bars, self.features, at)
         return np.column_stack([columns[name] for name in self.feature_names])
 
     def predict_rows(self, bars: BarArrays, rows: np.ndarray, features: np.ndarray) -> Predictions:

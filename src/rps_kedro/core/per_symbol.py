@@ -1,13 +1,19 @@
-"""Vectorised operations on the columns of a bars frame sorted by (symbol, timestamp).
+"""Vectorised operations on the columns of bars grouped in runs of one symbol, in time order.
 
 Each operation runs over the whole column at once, never lets one symbol's rows reach another's,
 and gives NaN where it would need a row before the symbol's first (or after its last) row.
+
+Window operations (rolling statistics, weighted means) give their value at every row, or only at
+the rows `SymbolRows.at` names: training wants every bar of a history, serving only the latest
+bar of each symbol. Every row uses a power-of-two block merge (O(rows x log window)); chosen rows
+reduce their own trailing window directly (O(chosen rows x window)). Both agree to rounding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,22 +22,48 @@ Moments = tuple[int, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class SymbolRows:
-    """Where each row sits in its symbol's run of consecutive rows."""
+    """Where each row sits in its symbol's run of consecutive rows, and the rows whose window
+    values are wanted (`at`; None: every row)."""
 
     first_row: np.ndarray
     position: np.ndarray
     rows_after: np.ndarray
+    at: np.ndarray | None = None
+
+    @property
+    def everywhere(self) -> SymbolRows:
+        """The same rows, window values wanted at every row."""
+        return self if self.at is None else replace(self, at=None)
 
 
-def symbol_rows(symbols: np.ndarray) -> SymbolRows:
-    """Locate each row within its symbol's run, for a symbol column sorted by symbol."""
+def symbol_rows(symbols: np.ndarray, at: np.ndarray | None = None) -> SymbolRows:
+    """Locate each row within its symbol's run (equal symbols are consecutive)."""
     index = np.arange(len(symbols))
     starts = np.ones(len(symbols), dtype=bool)
     starts[1:] = symbols[1:] != symbols[:-1]
     ends = np.roll(starts, -1)
     first_row = np.maximum.accumulate(np.where(starts, index, 0))
     last_row = np.minimum.accumulate(np.where(ends, index, len(symbols) - 1)[::-1])[::-1]
-    return SymbolRows(first_row=first_row, position=index - first_row, rows_after=last_row - index)
+    return SymbolRows(
+        first_row=first_row, position=index - first_row, rows_after=last_row - index, at=at
+    )
+
+
+def pick(values: np.ndarray, rows: SymbolRows) -> np.ndarray:
+    """A per-row column at the wanted rows."""
+    return values if rows.at is None else values[rows.at]
+
+
+def _trailing_windows(values: np.ndarray, rows: SymbolRows, length: int) -> np.ndarray:
+    """The `length` values up to each wanted row (rows x length, oldest first); a window that
+    starts before the symbol's first row holds other rows and must be masked by the caller."""
+    index = rows.at[:, None] + np.arange(1 - length, 1)
+    return values[np.maximum(index, 0)]
+
+
+def _short(rows: SymbolRows, length: int) -> np.ndarray:
+    """Mask of the wanted rows with fewer than `length` rows of their symbol so far."""
+    return pick(rows.position, rows) < length - 1
 
 
 def shift(values: np.ndarray, rows: SymbolRows, periods: int) -> np.ndarray:
@@ -124,6 +156,23 @@ def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
 REDUCTIONS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
 
+def _window_std(windows: np.ndarray) -> np.ndarray:
+    """Sample standard deviation of each window (two passes), exactly 0 for a constant one."""
+    deviations = windows - windows.mean(axis=1, keepdims=True)
+    std = np.sqrt((deviations**2).sum(axis=1) / (windows.shape[1] - 1))
+    std[windows.min(axis=1) == windows.max(axis=1)] = 0.0
+    return std
+
+
+WINDOW_REDUCTIONS = {
+    "sum": lambda windows: windows.sum(axis=1),
+    "mean": lambda windows: windows.mean(axis=1),
+    "std": _window_std,
+    "min": lambda windows: windows.min(axis=1),
+    "max": lambda windows: windows.max(axis=1),
+}
+
+
 def rolling_statistic(
     values: np.ndarray, rows: SymbolRows, window: int, statistic: str
 ) -> np.ndarray:
@@ -132,6 +181,8 @@ def rolling_statistic(
 
     Rows are combined in power-of-two blocks, O(rows x log(window)), each row from its own
     trailing rows only: a row's value depends on no later row and no other symbol."""
+    if rows.at is not None:
+        return rolling_statistics(values, rows, [window], [statistic])[statistic, window]
     values = np.asarray(values, dtype="float64")
     if statistic == "std":
         result = _rolling_std(values, window)
@@ -143,16 +194,45 @@ def rolling_statistic(
     return result
 
 
+def rolling_statistics(
+    values: np.ndarray, rows: SymbolRows, windows: list[int], statistics: list[str]
+) -> dict[tuple[str, int], np.ndarray]:
+    """Several rolling statistics of one column by (statistic, window), as rolling_statistic
+    gives them; at chosen rows, each row's longest window is gathered once."""
+    if rows.at is None:
+        return {
+            (statistic, window): rolling_statistic(values, rows, window, statistic)
+            for window in windows
+            for statistic in statistics
+        }
+    longest = _trailing_windows(np.asarray(values, dtype="float64"), rows, max(windows))
+    results = {}
+    for window in windows:
+        part, short = longest[:, -window:], _short(rows, window)
+        for statistic in statistics:
+            result = WINDOW_REDUCTIONS[statistic](part)
+            result[short] = np.nan
+            results[statistic, window] = result
+    return results
+
+
+@lru_cache(maxsize=32)
 def exponential_weights(alpha: float, tail_weight: float) -> np.ndarray:
     """Normalised weights, newest first, of an exponential average cut where the rest < tail_weight."""
     with np.errstate(divide="ignore"):  # alpha = 1: log(0) = -inf, only the newest value counts
         length = max(1, int(np.ceil(np.log(tail_weight) / np.log1p(-alpha))))
     weights = (1 - alpha) ** np.arange(length)
-    return weights / weights.sum()
+    weights /= weights.sum()
+    weights.flags.writeable = False  # shared by every caller (cached)
+    return weights
 
 
 def weighted_mean(values: np.ndarray, rows: SymbolRows, weights: np.ndarray) -> np.ndarray:
     """Trailing weighted mean per symbol (weights newest first) over exactly len(weights) rows."""
+    if rows.at is not None:
+        averaged = _trailing_windows(values, rows, len(weights)) @ weights[::-1]
+        averaged[_short(rows, len(weights))] = np.nan
+        return averaged
     if len(values) == 0:
         return np.array(values, dtype="float64")
     averaged = np.convolve(values, weights)[: len(values)]

@@ -2,8 +2,8 @@
 
 `Predictor` holds the registered model's `ForecastModel` (core/model.py), read from the MLflow
 model's folder without loading the pipeline that wrote it, and calls the bundle's own steps on
-numpy columns: `feature_matrix` over each symbol's last `lookback` bars (the features of the
-latest bar depend on no earlier bar), then `predict_rows` for those latest bars. The answer
+numpy columns: `feature_matrix` at the latest of each symbol's last `lookback` bars (its
+features depend on no earlier bar), then `predict_rows` for those bars. The answer
 equals the logged model's `predict` for that bar (tests/serving checks it).
 
 Several requests are computed in one call (batching.py); each is keyed `symbol|slot` so two
@@ -115,7 +115,7 @@ class Predictor:
         """One outcome per item, in order; features and predictions in one call for all."""
         started = time.perf_counter()
         bars, last_rows = self.bars(items)
-        latest = self.model.feature_matrix(bars)[last_rows]
+        latest = self.model.feature_matrix(bars, at=last_rows)
         finite = np.isfinite(latest)
         usable = finite.all(axis=1)
         predictions = (

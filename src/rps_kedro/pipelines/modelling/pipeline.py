@@ -77,7 +77,6 @@ def create_training_pipeline() -> Pipeline:
             ),
             node(
                 build_drift_reference,
-                bundle_model,
                 ["train", "validation", "params:modelling", "params:features"],
                 "drift_reference",
                 name="build_drift_reference",
