@@ -3,7 +3,7 @@
 `make bento` imports the registry's `rps_kedro@champion` into the BentoML model store (build.py)
 and builds the Bento; `make serve` serves it. Each worker loads the model in the background:
 /livez answers at once, /readyz answers 503 until the model is loaded and has made one
-prediction (its logged input example), and a prediction request arriving meanwhile waits for it.
+prediction (the bundle's example bars), and a prediction request arriving meanwhile waits for it.
 
 A request is validated by pydantic (schemas.py), then across its bars (validation.py), then
 queued for the model (batching.py), which calls the registered model bundle's own feature and
