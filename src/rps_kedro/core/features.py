@@ -202,6 +202,13 @@ def _market_volatility(
     }
 
 
+def crypto_rows(symbols: np.ndarray, rows: SymbolRows, calendar: MarketCalendar) -> np.ndarray:
+    """Mask of the rows that are crypto pairs, asked once per symbol run."""
+    heads = rows.position == 0
+    flags = np.array([calendar.is_crypto(str(symbol)) for symbol in symbols[heads]], dtype=bool)
+    return flags[np.cumsum(heads) - 1]
+
+
 def _utc_hour(timestamp_ns: np.ndarray) -> np.ndarray:
     """Hour of day (UTC) of epoch nanoseconds."""
     return timestamp_ns // NS_PER_HOUR % HOURS_PER_DAY
@@ -254,7 +261,7 @@ def feature_arrays(
     returns = log_returns(bars.close, rows)
     windows = params["rolling_windows"]
     calendar = MarketCalendar.from_params(params["calendar"])
-    crypto = calendar.crypto_mask(bars.symbol)
+    crypto = crypto_rows(bars.symbol, rows, calendar)
     per_bar = bar_volatilities(bars)
     wanted = pick(np.arange(len(bars.symbol)), rows)
     return {

@@ -38,7 +38,7 @@ from rps_kedro.core.forecasters import (
     FeatureRows,
     Forecaster,
 )
-from rps_kedro.core.market_calendar import MarketCalendar
+from rps_kedro.core.market_calendar import HOUR_NS, MarketCalendar
 
 MODEL_FORMAT = 1  # raise when the bundle's fields change meaning
 MODEL_ARTIFACT = "forecast_model"  # the catalog entry, and so the MLflow model's artifact
@@ -158,9 +158,16 @@ class ForecastModel:
         )
 
     def next_bar_ns(self, symbol: np.ndarray, timestamp_ns: np.ndarray) -> np.ndarray:
-        """Start of each bar's next bar (UTC epoch nanoseconds)."""
-        starts = self.calendar.next_bar_starts(pd.Series(symbol), pd.Series(_utc(timestamp_ns)))
-        return starts.to_numpy(dtype="datetime64[ns]").view("i8")
+        """Start of each bar's next bar (UTC epoch nanoseconds): the next hour for a crypto pair,
+        the calendar's next session hour for a stock (only stocks need the calendar's table)."""
+        upcoming = timestamp_ns + HOUR_NS
+        stock = np.flatnonzero([not self.calendar.is_crypto(str(name)) for name in symbol])
+        if len(stock):
+            starts = self.calendar.next_bar_starts(
+                pd.Series(symbol[stock]), pd.Series(_utc(timestamp_ns[stock]))
+            )
+            upcoming[stock] = starts.to_numpy(dtype="datetime64[ns]").view("i8")
+        return upcoming
 
     def predict(self, bars: pd.DataFrame) -> pd.DataFrame:
         """The contract: bars of one or more symbols -> one prediction per bar with a full

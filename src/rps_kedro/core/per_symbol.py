@@ -158,18 +158,19 @@ REDUCTIONS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
 def _window_std(windows: np.ndarray) -> np.ndarray:
     """Sample standard deviation of each window (two passes), exactly 0 for a constant one."""
-    deviations = windows - windows.mean(axis=1, keepdims=True)
-    std = np.sqrt((deviations**2).sum(axis=1) / (windows.shape[1] - 1))
-    std[windows.min(axis=1) == windows.max(axis=1)] = 0.0
+    length = windows.shape[1]
+    deviations = windows - np.add.reduce(windows, axis=1, keepdims=True) / length
+    std = np.sqrt(np.add.reduce(deviations**2, axis=1) / (length - 1))
+    std[np.minimum.reduce(windows, axis=1) == np.maximum.reduce(windows, axis=1)] = 0.0
     return std
 
 
-WINDOW_REDUCTIONS = {
-    "sum": lambda windows: windows.sum(axis=1),
-    "mean": lambda windows: windows.mean(axis=1),
+WINDOW_REDUCTIONS = {  # ufunc reductions: numpy's mean/min/max methods without their wrappers
+    "sum": lambda windows: np.add.reduce(windows, axis=1),
+    "mean": lambda windows: np.add.reduce(windows, axis=1) / windows.shape[1],
     "std": _window_std,
-    "min": lambda windows: windows.min(axis=1),
-    "max": lambda windows: windows.max(axis=1),
+    "min": lambda windows: np.minimum.reduce(windows, axis=1),
+    "max": lambda windows: np.maximum.reduce(windows, axis=1),
 }
 
 
