@@ -9,6 +9,7 @@ fitted baselines beside the served models: it can always fall back to them per t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -58,9 +59,13 @@ class FeatureRows:
     def __len__(self) -> int:
         return len(self.values)
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.names)}
+
     def __getitem__(self, key: str | list[str]) -> np.ndarray:
         """One column by name, or the matrix of the named columns."""
-        positions = {name: index for index, name in enumerate(self.names)}
+        positions = self._positions
         if isinstance(key, str):
             return self.values[:, positions[key]]
         if key == self.names:

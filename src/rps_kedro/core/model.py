@@ -133,7 +133,8 @@ class ForecastModel:
         """Features (rows x feature_names) of every bar, or of the bars at rows `at`; NaN where
         a lookback is not met."""
         columns = feature_arrays(bars, self.features, at)
-        return np.column_stack([columns[name] for name in self.feature_names])
+        # np.array(...).T: several times faster than column_stack for a few rows of 59 columns
+        return np.ascontiguousarray(np.array([columns[name] for name in self.feature_names]).T)
 
     def predict_rows(self, bars: BarArrays, rows: np.ndarray, features: np.ndarray) -> Predictions:
         """Predictions for the given rows of `bars`, from their features (one row each)."""
