@@ -6,6 +6,10 @@ value computed on the full history. Windows and lags count bars of the symbol (a
 crypto pairs, a session hour for stocks). Exponential averages (RSI, ATR, MACD) are truncated
 where the weight they leave out falls below `exponential_tail_weight`, so they too depend on a
 fixed window.
+
+Features are computed on numpy columns (`BarArrays`), for every bar of a history (training, the
+logged model) or only for chosen bars, such as each symbol's latest (the service): the window
+operations of per_symbol.py give both, equal to rounding.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.core.bars import KEY_COLUMNS, empty_bars
+from rps_kedro.core.bars import KEY_COLUMNS, VALUE_COLUMNS, empty_bars
 from rps_kedro.core.indicators import (
     cyclical,
     garman_klass_volatility,
@@ -27,7 +31,7 @@ from rps_kedro.core.indicators import (
     true_range,
     zscore,
 )
-from rps_kedro.core.market_calendar import MarketCalendar
+from rps_kedro.core.market_calendar import HOUR_NS, MarketCalendar
 from rps_kedro.core.per_symbol import (
     SymbolRows,
     exponential_weights,
@@ -44,16 +48,15 @@ HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
 TARGET_COLUMNS = ["target_log_return", "target_volatility"]
 
-NS_PER_HOUR = 3_600_000_000_000
 EPOCH_DAY_OF_WEEK = 3  # 1970-01-01 was a Thursday (Monday = 0)
-VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 Columns = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class BarArrays:
-    """Bars sorted by (symbol, timestamp) as numpy columns: UTC epoch nanoseconds, float64 values."""
+    """Bars as numpy columns (UTC epoch nanoseconds, float64 values), each symbol's rows
+    consecutive and in time order (a sorted frame, or the service's requests one after another)."""
 
     symbol: np.ndarray
     timestamp_ns: np.ndarray
@@ -211,7 +214,7 @@ def crypto_rows(symbols: np.ndarray, rows: SymbolRows, calendar: MarketCalendar)
 
 def _utc_hour(timestamp_ns: np.ndarray) -> np.ndarray:
     """Hour of day (UTC) of epoch nanoseconds."""
-    return timestamp_ns // NS_PER_HOUR % HOURS_PER_DAY
+    return timestamp_ns // HOUR_NS % HOURS_PER_DAY
 
 
 def _intraday_slot(
@@ -241,7 +244,7 @@ def _volume_zscores(volume: np.ndarray, rows: SymbolRows, windows: list[int]) ->
 
 def _calendar(timestamp_ns: np.ndarray) -> Columns:
     """Hour of day and day of week (UTC) as points on a circle."""
-    days = timestamp_ns // (NS_PER_HOUR * HOURS_PER_DAY)
+    days = timestamp_ns // (HOUR_NS * HOURS_PER_DAY)
     hour_sin, hour_cos = cyclical(_utc_hour(timestamp_ns), HOURS_PER_DAY)
     day_sin, day_cos = cyclical((days + EPOCH_DAY_OF_WEEK) % DAYS_PER_WEEK, DAYS_PER_WEEK)
     return {

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from rps_kedro.core.features import VALUE_COLUMNS, BarArrays
+from rps_kedro.core.bars import VALUE_COLUMNS
+from rps_kedro.core.features import BarArrays
 from rps_kedro.core.model import ForecastModel, Predictions, load_from_mlflow_model
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings
