@@ -11,9 +11,9 @@ reduce their own trailing window directly (O(chosen rows x window)). Both agree 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -80,14 +80,6 @@ def shift(values: np.ndarray, rows: SymbolRows, periods: int) -> np.ndarray:
     return shifted
 
 
-def _lagged(values: np.ndarray, periods: int) -> np.ndarray:
-    """The column `periods` rows back, NaN before the first row (symbols are not respected)."""
-    lagged = np.full(len(values), np.nan)
-    if periods < len(values):
-        lagged[periods:] = values[: len(values) - periods]
-    return lagged
-
-
 def _binary_blocks(window: int) -> list[tuple[int, int]]:
     """The power-of-two blocks (size, rows back from the window's end) that tile a window."""
     blocks, covered, size = [], 0, 1
@@ -98,27 +90,6 @@ def _binary_blocks(window: int) -> list[tuple[int, int]]:
         window >>= 1
         size *= 2
     return blocks
-
-
-def _doubled(values: np.ndarray, combine: Callable, sizes: list[int]) -> dict[int, np.ndarray]:
-    """`combine` over the trailing block of each size (a power of two) ending at each row."""
-    tables, block, size = {}, values, 1
-    while size <= max(sizes):
-        tables[size] = block
-        block = combine(block, _lagged(block, size))
-        size *= 2
-    return {size: tables[size] for size in sizes}
-
-
-def _rolling_reduce(values: np.ndarray, window: int, combine: Callable) -> np.ndarray:
-    """An associative reduction (sum, min, max) over the `window` rows ending at each row."""
-    blocks = _binary_blocks(window)
-    tables = _doubled(values, combine, [size for size, _ in blocks])
-    result = None
-    for size, back in blocks:
-        part = _lagged(tables[size], back) if back else tables[size]
-        result = part if result is None else combine(result, part)
-    return result
 
 
 def _moments(left: Moments, right: Moments) -> Moments:
@@ -134,23 +105,77 @@ def _moments(left: Moments, right: Moments) -> Moments:
     )
 
 
-def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
-    """Sample standard deviation over the `window` rows ending at each row, by pairwise merges
-    of exact block moments: stable for prices far from zero, exactly 0 for a constant window."""
-    blocks = _binary_blocks(window)
-    tables = {1: (1, values, np.zeros(len(values)))}
-    size = 1
-    while size < blocks[-1][0]:
-        count, mean, squares = tables[size]
-        older = (count, _lagged(mean, size), _lagged(squares, size))
-        tables[2 * size] = _moments(older, tables[size])
-        size *= 2
-    merged = None
-    for size, back in blocks:
-        count, mean, squares = tables[size]
-        part = (count, _lagged(mean, back), _lagged(squares, back)) if back else tables[size]
-        merged = part if merged is None else _moments(part, merged)
-    return np.sqrt(merged[2] / (window - 1))
+class _Blocks:
+    """Power-of-two blocks of one column: level k combines the 2**k rows starting at each row
+    where they fit. `moments` blocks hold (count, mean, squared deviations), others a reduction."""
+
+    def __init__(self, values: np.ndarray, kind: str, largest: int):
+        self.kind = kind
+        level = (1, values, np.zeros(len(values))) if kind == "moments" else values
+        self.levels, size = {1: level}, 1
+        while size * 2 <= largest:
+            length = self._length(level)
+            level = self.combine(
+                self.slice(level, 0, length - size), self.slice(level, size, length)
+            )
+            size *= 2
+            self.levels[size] = level
+
+    def _length(self, level: Any) -> int:
+        return len(level[1]) if self.kind == "moments" else len(level)
+
+    def slice(self, level: Any, start: int, stop: int) -> Any:
+        """Rows [start, stop) of a level (empty when stop <= start)."""
+        stop = max(stop, start)
+        if self.kind == "moments":
+            return level[0], level[1][start:stop], level[2][start:stop]
+        return level[start:stop]
+
+    def combine(self, older: Any, newer: Any) -> Any:
+        """Two adjacent row sets, the older first."""
+        if self.kind == "moments":
+            return _moments(older, newer)
+        return REDUCTIONS[self.kind](older, newer)
+
+    def window(self, window: int, rows: int) -> Any:
+        """The combination of the `window` rows ending at each row from the window's last row on."""
+        merged = None
+        for size, back in _binary_blocks(window):
+            start = window - back - size
+            part = self.slice(self.levels[size], start, start + rows - window + 1)
+            merged = part if merged is None else self.combine(part, merged)
+        return merged
+
+
+BLOCK_KIND = {"sum": "sum", "mean": "sum", "std": "moments", "min": "min", "max": "max"}
+
+
+def _finish(statistic: str, merged: Any, window: int) -> np.ndarray:
+    """A statistic from its merged window blocks."""
+    if statistic == "std":
+        return np.sqrt(merged[2] / (window - 1))
+    return merged / window if statistic == "mean" else merged
+
+
+def _every_row(
+    values: np.ndarray, rows: SymbolRows, windows: list[int], statistics: list[str]
+) -> dict[tuple[str, int], np.ndarray]:
+    """Rolling statistics at every row, the block levels of each kind built once."""
+    count = len(values)
+    fitting = [window for window in windows if window <= count]
+    kinds = {BLOCK_KIND[statistic] for statistic in statistics}
+    largest = max((_binary_blocks(window)[-1][0] for window in fitting), default=1)
+    blocks = {kind: _Blocks(values, kind, largest) for kind in kinds}
+    results = {}
+    for window in windows:
+        for statistic in statistics:
+            result = np.full(count, np.nan)
+            if window in fitting:
+                merged = blocks[BLOCK_KIND[statistic]].window(window, count)
+                result[window - 1 :] = _finish(statistic, merged, window)
+            result[rows.position < window - 1] = np.nan
+            results[statistic, window] = result
+    return results
 
 
 REDUCTIONS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
@@ -180,19 +205,10 @@ def rolling_statistic(
     """Rolling `statistic` (sum, mean, std, min, max) over `window` rows of the symbol, like
     pandas' rolling: NaN if the symbol has fewer rows so far or the window holds a NaN.
 
-    Rows are combined in power-of-two blocks, O(rows x log(window)), each row from its own
-    trailing rows only: a row's value depends on no later row and no other symbol."""
-    if rows.at is not None:
-        return rolling_statistics(values, rows, [window], [statistic])[statistic, window]
-    values = np.asarray(values, dtype="float64")
-    if statistic == "std":
-        result = _rolling_std(values, window)
-    elif statistic == "mean":
-        result = _rolling_reduce(values, window, np.add) / window
-    else:
-        result = _rolling_reduce(values, window, REDUCTIONS[statistic])
-    result[rows.position < window - 1] = np.nan
-    return result
+    Every row: rows are combined in power-of-two blocks, O(rows x log(window)), each row from its
+    own trailing rows only (a row's value depends on no later row and no other symbol); the std
+    merges exact block moments, stable for prices far from zero and exactly 0 when constant."""
+    return rolling_statistics(values, rows, [window], [statistic])[statistic, window]
 
 
 def rolling_statistics(
@@ -201,11 +217,7 @@ def rolling_statistics(
     """Several rolling statistics of one column by (statistic, window), as rolling_statistic
     gives them; at chosen rows, each row's longest window is gathered once."""
     if rows.at is None:
-        return {
-            (statistic, window): rolling_statistic(values, rows, window, statistic)
-            for window in windows
-            for statistic in statistics
-        }
+        return _every_row(np.asarray(values, dtype="float64"), rows, windows, statistics)
     longest = _trailing_windows(np.asarray(values, dtype="float64"), rows, max(windows))
     results = {}
     for window in windows:
