@@ -16,7 +16,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rps_kedro.bars import conform_bars  # noqa: E402
+from rps_kedro.core.bars import conform_bars  # noqa: E402
 from rps_kedro.datasets import SimulatedMarketDataset  # noqa: E402
 
 SIMULATION_END = "2025-06-30 23:00"
@@ -94,6 +94,12 @@ def project_parameters(env: str = "base", **runtime_params: object) -> dict:
         **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
+
+
+@pytest.fixture(scope="session")
+def parameters() -> dict:
+    """All project parameters, resolved as Kedro does."""
+    return project_parameters()
 
 
 LIGHT_PARAMETERS = """\

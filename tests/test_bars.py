@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import BAR_COLUMNS, conform_bars, empty_bars, merge_bars
+from rps_kedro.core.bars import BAR_COLUMNS, conform_bars, empty_bars, merge_bars
 
 
 def _bars(symbol: str, hours: list[str], close: float) -> pd.DataFrame:

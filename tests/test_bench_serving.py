@@ -47,9 +47,7 @@ def test_serving_benchmark_measures_every_target(tmp_path_factory, tmp_path):
             result = figures[target][concurrency]
             assert result["requests"] > 0 and result["errors"] == 0, (target, result)
             assert result["p50_ms"] <= result["p99_ms"]
-    assert {"compute_features", "predict_next_hour", "parse_json_pydantic"} <= set(
-        figures["profile_ms"]
-    )
+    assert {"feature_matrix", "predict_rows", "parse_json_pydantic"} <= set(figures["profile_ms"])
     assert set(figures["goal"]["met"]) == set(TARGETS)
     assert "| fastapi | 2 |" in bench_serving.table(figures)
     path = write_figures("serving", figures, tmp_path)

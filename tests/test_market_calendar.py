@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.market_calendar import CalendarRangeError, MarketCalendar
+from rps_kedro.core.market_calendar import CalendarRangeError, MarketCalendar
 from tests.conftest import PROJECT_ROOT
 
 REAL_IBM = PROJECT_ROOT.parent / "shared/data/real/IBM_1h.parquet"
@@ -131,7 +131,7 @@ def test_stock_dates_outside_the_calendar_range_raise_and_crypto_does_not():
 
 
 def test_legacy_weekday_rule_parameters_are_ignored_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="rps_kedro.market_calendar"):
+    with caplog.at_level(logging.WARNING, logger="rps_kedro.core.market_calendar"):
         calendar = MarketCalendar.from_params(WEEKDAY_RULE)
     assert calendar == MarketCalendar()
     assert "session_open_hour" in caplog.text

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.bars import as_model_input
+from rps_kedro.core.bars import as_model_input
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
@@ -137,7 +137,7 @@ def test_model_carries_signature_example_and_drift_reference(registry_project):
     ]
     local = Path(mlflow.artifacts.download_artifacts("models:/rps_kedro@champion"))
     files = {path.name for path in local.rglob("*")}
-    assert "drift_reference.json" in files and "forecaster.pkl" in files
+    assert "forecast_model.pkl" in files, "the model bundle (core/model.py)"
     assert any(name.startswith("input_example") for name in files)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import conform_bars
+from rps_kedro.core.bars import conform_bars
 from rps_kedro.pipelines.features.nodes import build_model_input
 from rps_kedro.pipelines.modelling.online import retrain
 from tests.conftest import PROJECT_ROOT, kedro_run, project_parameters

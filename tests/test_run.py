@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import BAR_COLUMNS
+from rps_kedro.core.bars import BAR_COLUMNS
 from rps_kedro.datasets import BarsParquetDataset
 from tests.conftest import kedro_run, write_light_parameters
 

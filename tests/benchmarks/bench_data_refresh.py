@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 from kedro.config import OmegaConfigLoader
 
-from rps_kedro.bars import conform_bars, empty_bars
+from rps_kedro.core.bars import conform_bars, empty_bars
+from rps_kedro.core.features import required_lookback
 from rps_kedro.datasets import SimulatedMarketDataset
-from rps_kedro.pipelines.features.engineering import required_lookback
 from rps_kedro.pipelines.features.nodes import (
     build_model_input,
     drop_warming_up_symbols,

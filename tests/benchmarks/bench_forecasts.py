@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import conform_bars
+from rps_kedro.core.bars import conform_bars
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
 from rps_kedro.pipelines.modelling.online import retrain, simulate_promotion

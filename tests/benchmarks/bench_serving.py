@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from rps_kedro.core.forecasters import FeatureRows
 from tests.benchmarks.harness import write_figures
 from tests.conftest import PROJECT_ROOT
 from tests.serving.support import (
@@ -132,8 +133,6 @@ def http_sender(url: str, path: str, body: bytes) -> Callable[[], Callable[[], b
 
 def _load_in_process(model_dir: Path) -> Any:
     """The predictor from the stored MLflow model, set up as the service sets up its worker."""
-    import mlflow  # noqa: PLC0415
-
     from rps_kedro.serving.inference import (  # noqa: PLC0415
         ModelInfo,
         Predictor,
@@ -142,11 +141,10 @@ def _load_in_process(model_dir: Path) -> Any:
     )
 
     with inference_executor(1) as executor:
-        predictor = Predictor.from_pyfunc(
-            mlflow.pyfunc.load_model(str(model_dir)), ModelInfo("rps_kedro", "bench", "champion")
+        predictor = Predictor.from_mlflow_model(
+            model_dir, ModelInfo("rps_kedro", "bench", "champion")
         )
-        warm_up = example_items(str(model_dir), predictor.lookback)
-        executor.submit(predictor.predict, warm_up).result()
+        executor.submit(predictor.predict, example_items(predictor.model)).result()
     import gc  # noqa: PLC0415
 
     gc.collect()
@@ -173,13 +171,12 @@ def _request_path(predictor: Any, body: bytes) -> Callable[[], bytes]:
 
 def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage of one /predict request, in the service's order."""
-    from rps_kedro.pipelines.features.engineering import compute_features  # noqa: PLC0415
-    from rps_kedro.pipelines.modelling.nodes import predict_next_hour  # noqa: PLC0415
     from rps_kedro.serving.inference import request_items  # noqa: PLC0415
     from rps_kedro.serving.schemas import Prediction, PredictRequest  # noqa: PLC0415
     from rps_kedro.serving.settings import settings  # noqa: PLC0415
 
     limits = settings().limits
+    model = predictor.model
     stages: dict[str, list[float]] = {}
 
     def timed(name: str, function: Callable[[], Any]) -> Any:
@@ -194,28 +191,17 @@ def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, floa
             "check_bars",
             lambda r=request: request_items(predictor, [(r.symbol, r.bars)], [()], limits),
         )
-        frame, rows = timed("build_frame", lambda i=items: predictor.bars_frame(i))
-        features = timed(
-            "compute_features", lambda f=frame: compute_features(f, predictor.features_params)
-        )
-        latest = features.iloc[rows]
-        timed(
-            "predict_next_hour",
-            lambda f=frame.iloc[rows], x=latest: predict_next_hour(
-                predictor.forecaster,
-                predictor.drift_reference,
-                f,
-                x,
-                predictor.calendar_params,
-            ),
-        )
-        timed(  # part of predict_next_hour
+        bars, rows = timed("build_columns", lambda i=items: predictor.bars(i))
+        latest = timed("feature_matrix", lambda b=bars, r=rows: model.feature_matrix(b, r))
+        timed("predict_rows", lambda b=bars, r=rows, x=latest: model.predict_rows(b, r, x))
+        timed(  # part of predict_rows
             "next_bar_calendar_alone",
-            lambda x=latest: predictor.calendar.next_bar_starts(x["symbol"], x["timestamp"]),
+            lambda b=bars, r=rows: model.next_bar_ns(b.symbol[r], b.timestamp_ns[r]),
         )
-        timed(
-            "forecaster_predict_alone", lambda x=latest: predictor.forecaster.predict(x)
-        )  # part of predict_next_hour
+        timed(  # part of predict_rows
+            "forecaster_alone",
+            lambda x=latest: model.forecaster.forecast(FeatureRows(x, model.feature_names)),
+        )
         outcome = predictor.predict(items)[0]
         timed(
             "serialise_answer",
@@ -422,7 +408,7 @@ def run(
 
 
 def _lookback() -> int:
-    from rps_kedro.pipelines.features.engineering import required_lookback  # noqa: PLC0415
+    from rps_kedro.core.features import required_lookback  # noqa: PLC0415
     from tests.conftest import project_parameters  # noqa: PLC0415
 
     return required_lookback(project_parameters()["features"])

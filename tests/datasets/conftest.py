@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
-from rps_kedro.bars import BAR_COLUMNS, VALUE_COLUMNS
+from rps_kedro.core.bars import BAR_COLUMNS, VALUE_COLUMNS
 from rps_kedro.datasets import DeadlineExceededError, ProviderError
 from tests.support.servers import wait_until
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
-from rps_kedro.bars import VALUE_COLUMNS
+from rps_kedro.core.bars import VALUE_COLUMNS
 from rps_kedro.datasets import CryptoCompareDataset, ProviderError, RateLimitError
 from tests.datasets.conftest import (
     assert_bars_contract,

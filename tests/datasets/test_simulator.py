@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
-from rps_kedro.bars import BAR_COLUMNS
+from rps_kedro.core.bars import BAR_COLUMNS
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.datasets import SimulatedMarketDataset
-from rps_kedro.market_calendar import MarketCalendar
 from tests.conftest import BACKFILL_HOURS
 
 

@@ -1,4 +1,4 @@
-"""The request path's model call with a stand-in forecaster: the frame is the bars contract,
+"""The request path's model call with a stand-in forecaster: the columns are the items' tails,
 merged requests keep their own rows, and unusable bars become errors, not exceptions."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import conform_bars
-from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
+from rps_kedro.core.bars import empty_bars
+from rps_kedro.core.features import BarArrays, feature_columns, required_lookback
+from rps_kedro.core.model import ForecastModel
 from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
 from rps_kedro.serving.schemas import Bar
 from rps_kedro.serving.settings import settings
@@ -33,17 +34,14 @@ class EchoForecaster:
 
     feature_columns: list[str]
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        volatility = frame["garman_klass_volatility"].to_numpy()
-        return pd.DataFrame(
-            {
-                "predicted_log_return": frame["log_return"].to_numpy(),
-                "predicted_volatility": np.minimum(volatility, MAX_VOLATILITY),
-                "clipped_log_return": False,
-                "clipped_volatility": volatility > MAX_VOLATILITY,
-            },
-            index=frame.index,
-        )
+    def forecast(self, rows) -> dict[str, np.ndarray]:
+        volatility = rows["garman_klass_volatility"]
+        return {
+            "predicted_log_return": rows["log_return"],
+            "predicted_volatility": np.minimum(volatility, MAX_VOLATILITY),
+            "clipped_log_return": np.zeros(len(rows), dtype=bool),
+            "clipped_volatility": volatility > MAX_VOLATILITY,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +49,8 @@ def predictor() -> Predictor:
     names = feature_columns(FEATURES)
     reference = {"features": {n: {"lower": -1e9, "upper": 1e9} for n in names}}
     reference["features"]["log_return"] = {"lower": -0.001, "upper": 0.001}
-    return Predictor(
-        EchoForecaster(names),
-        reference,
-        FEATURES,
-        PARAMS["validation"]["calendar"],
-        ModelInfo("rps_kedro", "7", "champion"),
-    )
+    model = ForecastModel.build(EchoForecaster(names), FEATURES, reference, empty_bars())
+    return Predictor(model, ModelInfo("rps_kedro", "7", "champion"))
 
 
 def item(symbol: str, bars: pd.DataFrame) -> Item:
@@ -66,17 +59,18 @@ def item(symbol: str, bars: pd.DataFrame) -> Item:
     return Item(symbol, BarColumns(stamps, **columns))
 
 
-def test_the_frame_is_the_bars_contract_of_the_tails(predictor, simulated_bars):
+def test_the_columns_are_the_tails_keyed_per_item_in_item_order(predictor, simulated_bars):
     btc = simulated_bars[simulated_bars["symbol"] == "BTC-USD"].tail(LOOKBACK + 20)
     aapl = simulated_bars[simulated_bars["symbol"] == "AAPL"].tail(LOOKBACK)
-    frame, last_rows = predictor.bars_frame([item("BTC-USD", btc), item("AAPL", aapl)])
-    expected = conform_bars(
+    bars, last_rows = predictor.bars([item("BTC-USD", btc), item("AAPL", aapl)])
+    expected = BarArrays.from_frame(
         pd.concat(
             [btc.tail(LOOKBACK).assign(symbol="BTC-USD|000000"), aapl.assign(symbol="AAPL|000001")]
         )
     )
-    pd.testing.assert_frame_equal(frame, expected)
-    assert [frame.loc[row, "symbol"] for row in last_rows] == ["BTC-USD|000000", "AAPL|000001"]
+    for name in BarArrays.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(bars, name), getattr(expected, name))
+    assert bars.symbol[last_rows].tolist() == ["BTC-USD|000000", "AAPL|000001"]
 
 
 def test_requests_for_the_same_symbol_keep_their_own_rows(predictor, simulated_bars):

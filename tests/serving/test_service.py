@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from rps_kedro.bars import as_model_input
+from rps_kedro.core.bars import as_model_input
+from rps_kedro.core.features import feature_columns, required_lookback
 from rps_kedro.datasets import SimulatedMarketDataset
-from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW

@@ -25,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import empty_bars
+from rps_kedro.core.bars import empty_bars
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.datasets._http import (
     ProviderError,
     RetryableResponse,
@@ -33,7 +34,6 @@ from rps_kedro.datasets._http import (
     shape_reason,
 )
 from rps_kedro.datasets.base import HOUR, HttpMarketSourceDataset
-from rps_kedro.market_calendar import MarketCalendar
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset
 
-from rps_kedro.bars import conform_bars, empty_bars
+from rps_kedro.core.bars import conform_bars, empty_bars
 
 logger = logging.getLogger(__name__)
 

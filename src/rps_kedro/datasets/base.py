@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from rps_kedro.bars import conform_bars, empty_bars
+from rps_kedro.core.bars import conform_bars, empty_bars
 from rps_kedro.datasets._http import JsonHttpClient, MissingCredentialsError, RetryPolicy
 
 HOUR = pd.Timedelta(hours=1)

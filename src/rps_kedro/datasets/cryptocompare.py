@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import empty_bars
+from rps_kedro.core.bars import empty_bars
 from rps_kedro.datasets._http import RetryableResponse, first_misfit, shape_reason
 from rps_kedro.datasets.base import HOUR, HttpMarketSourceDataset
 

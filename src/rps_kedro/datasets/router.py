@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 from kedro.io.core import parse_dataset_definition
 
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.datasets.base import MarketSourceDataset
-from rps_kedro.market_calendar import MarketCalendar
 
 
 def _build_source(config: dict[str, Any]) -> MarketSourceDataset:

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.datasets.base import MarketSourceDataset, utc_now
-from rps_kedro.market_calendar import MarketCalendar
 
 STREAMS = ("symbol", "volatility", "shock", "gap", "upper_wick", "lower_wick", "volume")
 

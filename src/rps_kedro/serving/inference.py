@@ -1,11 +1,10 @@
-"""The model's request path: bars in, predictions out, through the training code.
+"""The model's request path: checked bars in, predictions out, through the model bundle.
 
-`Predictor` holds what the logged MLflow model (kedro-mlflow's KedroPipelineModel of the
-inference pipeline) carries: the fitted forecaster, the drift reference and the parameters. It
-runs the same two functions as that pipeline, `compute_features` and `predict_next_hour`, on a
-frame built straight in the bars contract (what `from_model_input` would return), and only on
-the last `required_lookback` bars of each symbol: the features of the latest bar depend on no
-earlier bar, so the answer equals the pyfunc's for that bar (tests/serving checks it).
+`Predictor` holds the registered model's `ForecastModel` (core/model.py), read from the MLflow
+model's folder without loading the pipeline that wrote it, and calls the bundle's own steps on
+numpy columns: `feature_matrix` at the latest of each symbol's last `lookback` bars (its
+features depend on no earlier bar), then `predict_rows` for those bars. The answer
+equals the logged model's `predict` for that bar (tests/serving checks it).
 
 Several requests are computed in one call (batching.py); each is keyed `symbol|slot` so two
 requests for the same symbol never share rows. The key keeps the symbol's pair separator, so
@@ -19,21 +18,22 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from rps_kedro.market_calendar import MarketCalendar
-from rps_kedro.pipelines.features.engineering import compute_features, required_lookback
-from rps_kedro.pipelines.modelling.nodes import predict_next_hour
+from rps_kedro.core.bars import VALUE_COLUMNS
+from rps_kedro.core.features import BarArrays
+from rps_kedro.core.model import ForecastModel, Predictions, load_from_mlflow_model
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings
 from rps_kedro.serving.validation import BarColumns, InvalidInput, Loc, check_bars, error
 
 MLFLOW_MODEL_FOLDER = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
 KEY_SEPARATOR = "|"  # not allowed in symbols (schemas.SYMBOL_PATTERN)
-VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+NS_PER_SECOND = 10**9
 PREDICTED = ("predicted_close", "predicted_log_return", "predicted_volatility")
 
 
@@ -69,110 +69,80 @@ def item_key(symbol: str, slot: int) -> str:
     return f"{symbol}{KEY_SEPARATOR}{slot:06d}"
 
 
-def _node_inputs(pipeline: Any, function: Any) -> list[str]:
-    matches = [node for node in pipeline.nodes if node.func is function]
-    if len(matches) != 1:
-        raise ValueError(f"the model's inference pipeline has no single {function.__name__} node")
-    return list(matches[0].inputs)
+def _utc_datetime(timestamp_ns: int) -> datetime:
+    return datetime.fromtimestamp(timestamp_ns // NS_PER_SECOND, UTC)
+
+
+def _names(joined: str) -> list[str]:
+    return joined.split(",") if joined else []
 
 
 class Predictor:
-    """The served model: the inference pipeline's artifacts and parameters, called directly."""
+    """The served model bundle and the registry version it came from."""
 
-    def __init__(
-        self,
-        forecaster: Any,
-        drift_reference: dict[str, Any],
-        features_params: dict[str, Any],
-        calendar_params: dict[str, Any],
-        info: ModelInfo,
-    ):
-        self.forecaster = forecaster
-        self.drift_reference = drift_reference
-        self.features_params = features_params
-        self.calendar_params = calendar_params
-        self.calendar = MarketCalendar.from_params(calendar_params)
-        self.stock_range = self.calendar.next_bar_range()  # the session table, built at load
+    def __init__(self, model: ForecastModel, info: ModelInfo):
+        self.model = model
         self.info = info
-        self.lookback = required_lookback(features_params)
-        self.feature_names = list(forecaster.feature_columns)
+        self.calendar = model.calendar
+        self.stock_range = self.calendar.next_bar_range()  # the session table, built at load
+        self.lookback = model.lookback
+        self.feature_names = list(model.feature_names)
 
     @classmethod
-    def from_pyfunc(cls, model: Any, info: ModelInfo) -> Predictor:
-        """From `mlflow.pyfunc.load_model(...)` of the logged KedroPipelineModel."""
-        pipeline_model = model.unwrap_python_model()
-        catalog = pipeline_model.loaded_catalog
-        pipeline = pipeline_model.pipeline
-        features_inputs = _node_inputs(pipeline, compute_features)
-        predict_inputs = _node_inputs(pipeline, predict_next_hour)
-        forecaster, drift_reference, _, _, calendar = predict_inputs
-        return cls(
-            forecaster=catalog.load(forecaster),
-            drift_reference=catalog.load(drift_reference),
-            features_params=catalog.load(features_inputs[1]),
-            calendar_params=catalog.load(calendar),
-            info=info,
-        )
+    def from_mlflow_model(cls, model_dir: str | Path, info: ModelInfo) -> Predictor:
+        """From the folder of the logged MLflow model (its `forecast_model` artifact)."""
+        return cls(load_from_mlflow_model(model_dir), info)
 
     def is_crypto(self, symbol: str) -> bool:
         return self.calendar.is_crypto(symbol)
 
-    def bars_frame(self, items: Sequence[Item]) -> tuple[pd.DataFrame, list[int]]:
-        """The items' last `lookback` bars as one frame in the bars contract, sorted by
-        (key, timestamp), and the row of each item's latest bar."""
+    def bars(self, items: Sequence[Item]) -> tuple[BarArrays, np.ndarray]:
+        """The items' last `lookback` bars as one set of columns, each item's rows keyed by
+        `item_key` and in item order, and the row of each item's latest bar."""
         tails = [item.bars.tail(self.lookback) for item in items]
-        keys = [item_key(item.symbol, slot) for slot, item in enumerate(items)]
-        order = sorted(range(len(items)), key=keys.__getitem__)
-        lengths = np.array([len(tails[i].close) for i in order])
-        timestamps = np.concatenate([tails[i].timestamp_ns for i in order])
-        frame = pd.DataFrame(
-            {
-                "symbol": np.repeat(np.array([keys[i] for i in order], dtype=object), lengths),
-                "timestamp": pd.DatetimeIndex(timestamps.view("datetime64[ns]")).tz_localize("UTC"),
-                **{
-                    column: np.concatenate([getattr(tails[i], column) for i in order])
-                    for column in VALUE_COLUMNS
-                },
-            }
+        lengths = np.array([len(tail.close) for tail in tails])
+        keys = np.array([item_key(item.symbol, slot) for slot, item in enumerate(items)], object)
+        arrays = BarArrays(
+            symbol=np.repeat(keys, lengths),
+            timestamp_ns=np.concatenate([tail.timestamp_ns for tail in tails]),
+            **{
+                column: np.concatenate([getattr(tail, column) for tail in tails])
+                for column in VALUE_COLUMNS
+            },
         )
-        last_rows = np.empty(len(items), dtype=np.int64)
-        last_rows[order] = np.cumsum(lengths) - 1
-        return frame, last_rows.tolist()
+        return arrays, np.cumsum(lengths) - 1
 
     def predict(self, items: Sequence[Item]) -> list[Outcome]:
         """One outcome per item, in order; features and predictions in one call for all."""
         started = time.perf_counter()
-        bars, last_rows = self.bars_frame(items)
-        features = compute_features(bars, self.features_params)
-        latest = features.iloc[last_rows]
-        finite = np.isfinite(latest[self.feature_names].to_numpy())
+        bars, last_rows = self.bars(items)
+        latest = self.model.feature_matrix(bars, at=last_rows)
+        finite = np.isfinite(latest)
         usable = finite.all(axis=1)
-        # predict_next_hour reads `bars` only for the close of the rows it predicts: give it
-        # just those rows (the same closes, a smaller index to build).
         predictions = (
-            predict_next_hour(
-                self.forecaster,
-                self.drift_reference,
-                bars.iloc[last_rows],
-                latest[usable],
-                self.calendar_params,
-            )
+            self.model.predict_rows(bars, last_rows[usable], latest[usable])
             if usable.any()
             else None
         )
         seconds = time.perf_counter() - started
-        outcomes = []
-        rows = iter([] if predictions is None else predictions.to_dict(orient="records"))
+        outcomes, row = [], 0
         for item, ok, item_finite in zip(items, usable, finite, strict=True):
             if not ok:
                 names = [n for n, f in zip(self.feature_names, item_finite, strict=True) if not f]
                 outcomes.append(Outcome(errors=[_undefined_features(item, names)]))
                 continue
-            outcomes.append(self._outcome(item, next(rows), seconds))
+            outcomes.append(self._outcome(item, predictions, row, seconds))
+            row += 1
         return outcomes
 
-    def _outcome(self, item: Item, row: dict[str, Any], seconds: float) -> Outcome:
-        if not np.isfinite([row[column] for column in PREDICTED]).all():
+    def _outcome(self, item: Item, predictions: Predictions, row: int, seconds: float) -> Outcome:
+        values = {
+            "close": float(predictions.close[row]),
+            "predicted_close": float(predictions.predicted_close[row]),
+            "predicted_log_return": float(predictions.predicted_log_return[row]),
+            "predicted_volatility": float(predictions.predicted_volatility[row]),
+        }
+        if not np.isfinite([values[column] for column in PREDICTED]).all():
             return Outcome(
                 errors=[
                     error(
@@ -183,18 +153,14 @@ class Predictor:
                     )
                 ]
             )
-        features = row["out_of_range_features"]
         prediction = {
             "symbol": item.symbol,
-            "timestamp": row["timestamp"].to_pydatetime(),
-            "prediction_for": row["prediction_for"].to_pydatetime(),
-            "close": row["close"],
-            "predicted_close": row["predicted_close"],
-            "predicted_log_return": row["predicted_log_return"],
-            "predicted_volatility": row["predicted_volatility"],
-            "out_of_range_share": row["out_of_range_share"],
-            "out_of_range_features": features.split(",") if features else [],
-            "clipped_targets": row["clipped_targets"].split(",") if row["clipped_targets"] else [],
+            "timestamp": _utc_datetime(int(predictions.timestamp_ns[row])),
+            "prediction_for": _utc_datetime(int(predictions.prediction_for_ns[row])),
+            **values,
+            "out_of_range_share": float(predictions.out_of_range_share[row]),
+            "out_of_range_features": _names(predictions.out_of_range_features[row]),
+            "clipped_targets": _names(predictions.clipped_targets[row]),
             "model_version": self.info.version,
             "model_alias": self.info.alias,
         }
@@ -285,28 +251,24 @@ def model_info(stored: Any, default_name: str, default_alias: str) -> ModelInfo:
     )
 
 
-def example_items(path: str, lookback: int) -> list[Item]:
-    """The MLflow model's logged input example (raw bars of a few symbols) as items."""
-    from mlflow.models import Model  # noqa: PLC0415
-
-    example = Model.load(path).load_input_example(path)
+def example_items(model: ForecastModel) -> list[Item]:
+    """The bundle's example bars (a few symbols, as logged with the model) as items."""
+    example = model.example_bars
     items = []
     for symbol, rows in example.groupby("symbol", sort=True):
-        stamps = rows["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        stamps = rows["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         values = {column: rows[column].to_numpy(dtype=float) for column in VALUE_COLUMNS}
         items.append(Item(str(symbol), BarColumns(stamps, **values)))
-    return [item for item in items if len(item.bars.close) >= lookback]
+    return [item for item in items if len(item.bars.close) >= model.lookback]
 
 
 def load_predictor(stored: Any, info: ModelInfo, executor: ThreadPoolExecutor) -> Predictor:
-    """Load a BentoML-stored MLflow model, predict its input example once on the inference
-    thread (one-off costs paid before serving), then take the loaded objects out of the
-    garbage collector's way: they live as long as the process, and a full collection over
+    """Load the bundle of a BentoML-stored MLflow model, predict its example bars once on the
+    inference thread (one-off costs paid before serving), then take the loaded objects out of
+    the garbage collector's way: they live as long as the process, and a full collection over
     them would stall requests for hundreds of milliseconds."""
-    import bentoml  # noqa: PLC0415
-
-    predictor = Predictor.from_pyfunc(bentoml.mlflow.load_model(stored), info)
-    warm_up = example_items(stored.path_of(MLFLOW_MODEL_FOLDER), predictor.lookback)
+    predictor = Predictor.from_mlflow_model(stored.path_of(MLFLOW_MODEL_FOLDER), info)
+    warm_up = example_items(predictor.model)
     if warm_up:
         executor.submit(predictor.predict, warm_up).result()
     gc.collect()

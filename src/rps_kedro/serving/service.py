@@ -3,11 +3,11 @@
 `make bento` imports the registry's `rps_kedro@champion` into the BentoML model store (build.py)
 and builds the Bento; `make serve` serves it. Each worker loads the model in the background:
 /livez answers at once, /readyz answers 503 until the model is loaded and has made one
-prediction (its logged input example), and a prediction request arriving meanwhile waits for it.
+prediction (the bundle's example bars), and a prediction request arriving meanwhile waits for it.
 
 A request is validated by pydantic (schemas.py), then across its bars (validation.py), then
-queued for the model (batching.py), which computes features and predictions with the training
-code (inference.py). Every bad input gets a 400 (413 for an oversized body, 415 for a body that
+queued for the model (batching.py), which calls the registered model bundle's own feature and
+predict steps (inference.py, core/model.py). Every bad input gets a 400 (413 for an oversized body, 415 for a body that
 is not JSON) naming the field and the reason; nothing a client sends gives a 5xx.
 """
 
@@ -18,7 +18,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,6 @@ SETTINGS = settings()
 # Before scikit-learn loads its OpenMP runtime (imported with inference below): on 2 cores,
 # a single-row predict with an OpenMP team of threads per tree is 10x slower than with one.
 os.environ.setdefault("OMP_NUM_THREADS", str(SETTINGS.service.inference_threads))
-# Plain log lines (Kedro, imported with the model, would otherwise install its Rich console).
-os.environ.setdefault(
-    "KEDRO_LOGGING_CONFIG",
-    str(Path(find_spec("kedro").origin).parent / "framework/project/default_logging.yml"),
-)
 
 import anyio.to_thread  # noqa: E402
 import bentoml  # noqa: E402

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS
-from rps_kedro.pipelines.features.engineering import (
+from rps_kedro.core.bars import KEY_COLUMNS
+from rps_kedro.core.features import (
     TARGET_COLUMNS,
     compute_features,
     compute_targets,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from rps_kedro.bars import empty_bars
+from rps_kedro.core.bars import empty_bars
 from rps_kedro.pipelines.ingestion.nodes import fetch_new_bars, merge_snapshot
 from tests.conftest import SYMBOLS
 

@@ -3,7 +3,7 @@
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from rps_kedro.bars import empty_bars
+from rps_kedro.core.bars import empty_bars
 from rps_kedro.pipelines.ingestion import create_pipeline
 from tests.conftest import SYMBOLS
 

@@ -5,13 +5,6 @@ import pytest
 
 from rps_kedro.pipelines.features.nodes import build_model_input
 from rps_kedro.pipelines.modelling.nodes import split_by_time
-from tests.conftest import project_parameters
-
-
-@pytest.fixture(scope="session")
-def parameters() -> dict:
-    """All project parameters, resolved as Kedro does."""
-    return project_parameters()
 
 
 @pytest.fixture

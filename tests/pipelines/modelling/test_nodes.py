@@ -4,17 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import as_model_input, from_model_input
-from rps_kedro.pipelines.features.engineering import compute_features, feature_columns
-from rps_kedro.pipelines.modelling.forecasters import Forecaster
+from rps_kedro.core.bars import as_model_input, from_model_input
+from rps_kedro.core.features import BarArrays, feature_columns
+from rps_kedro.core.forecasters import Forecaster
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
+    bundle_model,
     champion_context,
     choose_for_target,
     decide_promotion,
     evaluate_on_test,
     guard_against_baselines,
-    predict_next_hour,
+    predict_with_model,
     select_and_fit,
     select_inference_example,
     split_by_time,
@@ -185,11 +186,8 @@ def test_inference_predicts_each_complete_bar_and_measures_drift(
         simulated_bars, parameters["features"], modelling_params["inference"]
     )
     assert example["timestamp"].dt.tz is None, "MLflow signatures need naive (UTC) timestamps"
-    bars = from_model_input(example)
-    features = compute_features(bars, parameters["features"])
-    predictions = predict_next_hour(
-        forecaster, reference, bars, features, parameters["validation"]["calendar"]
-    )
+    model = bundle_model(forecaster, reference, example, parameters["features"])
+    predictions = predict_with_model(model, example)
     assert (
         predictions.groupby("symbol").size().tolist()
         == [modelling_params["inference"]["example_predictions"]] * 2
@@ -205,12 +203,11 @@ def test_inference_predicts_each_complete_bar_and_measures_drift(
     assert (predictions["prediction_for"] > predictions["timestamp"]).all()
     assert (predictions["out_of_range_share"] < 0.2).all()
     assert "clipped_targets" in predictions.columns
-    shifted = features.copy()
-    columns = forecaster.feature_columns
-    shifted[columns] = shifted[columns] * 50 + 10
-    drifted = predict_next_hour(
-        forecaster, reference, bars, shifted, parameters["validation"]["calendar"]
-    )
+    bars = from_model_input(example)
+    arrays = BarArrays.from_frame(bars)
+    features = model.feature_matrix(arrays)
+    rows = np.flatnonzero(~np.isnan(features).any(axis=1))
+    drifted = model.predict_rows(arrays, rows, features[rows] * 50 + 10).to_frame()
     assert (drifted["out_of_range_share"] > 0.8).all()
     assert "rsi_14" in drifted["out_of_range_features"].iloc[0].split(",")
     assert as_model_input(bars)["timestamp"].equals(example["timestamp"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.bars import conform_bars, empty_bars
+from rps_kedro.core.bars import conform_bars, empty_bars
 from rps_kedro.pipelines.validation.nodes import (
     DataQualityError,
     check_bars_quality,

@@ -12,15 +12,15 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS
-from rps_kedro.pipelines.features.engineering import (
+from rps_kedro.core.bars import KEY_COLUMNS
+from rps_kedro.core.features import (
     TARGET_COLUMNS,
     compute_features,
     compute_targets,
     required_lookback,
     sort_bars,
 )
-from rps_kedro.pipelines.features.per_symbol import symbol_rows
+from rps_kedro.core.per_symbol import symbol_rows
 
 logger = logging.getLogger(__name__)
 PROFILING_DISABLED_PAGE = """<!DOCTYPE html>

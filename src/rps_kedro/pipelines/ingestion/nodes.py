@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rps_kedro.bars import empty_bars, merge_bars
+from rps_kedro.core.bars import empty_bars, merge_bars
 from rps_kedro.datasets.base import MarketSourceDataset
 
 

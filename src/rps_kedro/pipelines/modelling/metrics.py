@@ -7,31 +7,11 @@ mean. Rows whose target bar had no range are counted and also left out in a seco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-
-@dataclass(frozen=True)
-class VolatilityFloor:
-    """Per-row floor: a fraction of the symbol's trailing volatility level, never below `minimum`."""
-
-    scale_feature: str
-    fraction: float
-    minimum: float
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> VolatilityFloor:
-        """From `modelling.volatility_floor` in parameters."""
-        return cls(params["scale_feature"], params["fraction"], params["minimum"])
-
-    def of(self, frame: pd.DataFrame) -> np.ndarray:
-        """The floor of each row (NaN scales fall back to the minimum)."""
-        scale = np.nan_to_num(frame[self.scale_feature].to_numpy(dtype="float64"), nan=0.0)
-        return np.maximum(self.fraction * scale, self.minimum)
+from rps_kedro.core.forecasters import VolatilityFloor
 
 
 def _rmse(actual: np.ndarray, predicted: np.ndarray) -> float:

@@ -1,5 +1,5 @@
 """Modelling nodes: chronological splits, walk-forward backtest, selection, test evaluation,
-drift reference, champion comparison, and the inference step packaged with the model."""
+drift reference, the model bundle, champion comparison."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS, as_model_input
-from rps_kedro.market_calendar import MarketCalendar
-from rps_kedro.pipelines.features.engineering import feature_columns, required_lookback
-from rps_kedro.pipelines.modelling.forecasters import (
+from rps_kedro.core.bars import KEY_COLUMNS, as_model_input
+from rps_kedro.core.drift import drift_reference
+from rps_kedro.core.features import feature_columns, required_lookback
+from rps_kedro.core.forecasters import (
     BASELINES,
     CLIPPED_COLUMNS,
     PREDICTION_COLUMNS,
@@ -21,6 +21,7 @@ from rps_kedro.pipelines.modelling.forecasters import (
     candidate_predictions,
     fit_candidate,
 )
+from rps_kedro.core.model import ForecastModel
 from rps_kedro.pipelines.modelling.metrics import (
     VolatilityFloor,
     diebold_mariano,
@@ -275,29 +276,12 @@ def build_drift_reference(
     features_params: dict[str, Any],
 ) -> dict[str, Any]:
     """Per-feature bounds and quantiles of the training window (train + validation)."""
-    window = pd.concat([train, validation], ignore_index=True)
-    columns = feature_columns(features_params)
-    levels = params["drift"]["quantiles"]
-    lower, upper = params["drift"]["bounds"]
-    quantiles = window[columns].quantile(sorted({*levels, lower, upper}))
-    return {
-        "window": {
-            "start": str(window["timestamp"].min()),
-            "end": str(window["timestamp"].max()),
-            "rows": len(window),
-        },
-        "bounds_quantiles": [lower, upper],
-        "features": {
-            column: {
-                "lower": float(quantiles.loc[lower, column]),
-                "upper": float(quantiles.loc[upper, column]),
-                "mean": float(window[column].mean()),
-                "std": float(window[column].std()),
-                "quantiles": {str(level): float(quantiles.loc[level, column]) for level in levels},
-            }
-            for column in columns
-        },
-    }
+    return drift_reference(
+        pd.concat([train, validation], ignore_index=True),
+        feature_columns(features_params),
+        params["drift"]["quantiles"],
+        params["drift"]["bounds"],
+    )
 
 
 def select_inference_example(
@@ -310,39 +294,19 @@ def select_inference_example(
     return as_model_input(recent.reset_index(drop=True))
 
 
-def predict_next_hour(
+def bundle_model(
     forecaster: Forecaster,
     drift_reference: dict[str, Any],
-    bars: pd.DataFrame,
-    features: pd.DataFrame,
-    calendar_params: dict[str, Any],
-) -> pd.DataFrame:
-    """Predicted next close, log return and volatility for every bar with a full lookback,
-    with the bar time each prediction is for, the share of features outside the reference and
-    the targets whose learned forecast was clipped to the training range."""
-    complete = features.dropna(subset=forecaster.feature_columns)
-    close = bars.set_index(KEY_COLUMNS)["close"]
-    keys = pd.MultiIndex.from_frame(complete[KEY_COLUMNS])
-    predicted = forecaster.predict(complete)
-    reference = drift_reference["features"]
-    names = forecaster.feature_columns
-    values = complete[names].to_numpy()
-    lower = np.array([reference[name]["lower"] for name in names])
-    upper = np.array([reference[name]["upper"] for name in names])
-    outside = (values < lower) | (values > upper)
-    calendar = MarketCalendar.from_params(calendar_params)
-    out = complete[KEY_COLUMNS].copy()
-    out["prediction_for"] = calendar.next_bar_starts(complete["symbol"], complete["timestamp"])
-    out["close"] = close.reindex(keys).to_numpy()
-    out["predicted_log_return"] = predicted["predicted_log_return"]
-    out["predicted_close"] = out["close"] * np.exp(out["predicted_log_return"])
-    out["predicted_volatility"] = predicted["predicted_volatility"]
-    out["out_of_range_share"] = outside.mean(axis=1)
-    out["out_of_range_features"] = [",".join(np.asarray(names)[row]) for row in outside]
-    clipped = predicted[[CLIPPED_COLUMNS[target] for target in TARGETS]].to_numpy()
-    served_names = np.array([PREDICTION_COLUMNS[t].removeprefix("predicted_") for t in TARGETS])
-    out["clipped_targets"] = [",".join(served_names[row]) for row in clipped]
-    return out.reset_index(drop=True)
+    example_bars: pd.DataFrame,
+    features_params: dict[str, Any],
+) -> ForecastModel:
+    """The model as one versioned object: what serving loads and the inference pipeline calls."""
+    return ForecastModel.build(forecaster, features_params, drift_reference, example_bars)
+
+
+def predict_with_model(model: ForecastModel, bars: pd.DataFrame) -> pd.DataFrame:
+    """The logged model's only step: the bundle's predictions for the given bars."""
+    return model.predict(bars)
 
 
 def champion_context(

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS
-from rps_kedro.pipelines.modelling.forecasters import BASELINES, PREDICTION_COLUMNS, Forecaster
+from rps_kedro.core.bars import KEY_COLUMNS
+from rps_kedro.core.forecasters import BASELINES, PREDICTION_COLUMNS, Forecaster
 from rps_kedro.pipelines.modelling.nodes import (
     compare_models,
     decide_promotion,

@@ -1,5 +1,6 @@
-"""Modelling pipeline: model_input -> splits -> backtest, selection, test -> champion comparison,
-logged by kedro-mlflow as the inference pipeline (raw bars in, next-hour predictions out)."""
+"""Modelling pipeline: model_input -> splits -> backtest, selection, test -> the model bundle and
+champion comparison, logged by kedro-mlflow as the inference pipeline: one node calling the
+bundle's `predict` (raw bars in, next-hour predictions out)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from kedro.pipeline import Pipeline, node
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from rps_kedro.bars import from_model_input
-from rps_kedro.pipelines.features.engineering import compute_features
+from rps_kedro.core.model import MODEL_ARTIFACT
 from rps_kedro.pipelines.modelling import reporting
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
+    bundle_model,
     decide_promotion,
     evaluate_on_test,
     guard_against_baselines,
-    predict_next_hour,
     predict_with_champion,
+    predict_with_model,
     select_and_fit,
     select_inference_example,
     split_by_time,
@@ -85,6 +86,12 @@ def create_training_pipeline() -> Pipeline:
                 ["primary_bars", "params:features", "params:modelling.inference"],
                 INFERENCE_INPUT,
                 name="select_inference_example",
+            ),
+            node(
+                bundle_model,
+                ["forecaster", "drift_reference", INFERENCE_INPUT, "params:features"],
+                MODEL_ARTIFACT,
+                name="bundle_model",
             ),
             node(
                 predict_with_champion,
@@ -170,33 +177,15 @@ def create_training_pipeline() -> Pipeline:
 
 
 def create_inference_pipeline() -> Pipeline:
-    """Raw bars (naive timestamps are UTC) -> features (the training code) -> predictions + drift."""
+    """Raw bars (naive timestamps are UTC) -> the model bundle's predictions (with drift)."""
     return Pipeline(
         [
             node(
-                from_model_input,
-                INFERENCE_INPUT,
-                "inference_bars_utc",
-                name="conform_inference_bars",
-            ),
-            node(
-                compute_features,
-                ["inference_bars_utc", "params:features"],
-                "inference_features",
-                name="compute_inference_features",
-            ),
-            node(
-                predict_next_hour,
-                [
-                    "forecaster",
-                    "drift_reference",
-                    "inference_bars_utc",
-                    "inference_features",
-                    "params:validation.calendar",
-                ],
+                predict_with_model,
+                [MODEL_ARTIFACT, INFERENCE_INPUT],
                 "predictions",
-                name="predict_next_hour",
-            ),
+                name="predict_with_model",
+            )
         ]
     )
 

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.inspection import permutation_importance
 
-from rps_kedro.pipelines.modelling.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
+from rps_kedro.core.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
 
 RETURN_COLUMNS = {
     "RMSE": ("metrics", "rmse"),

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rps_kedro.bars import KEY_COLUMNS, VALUE_COLUMNS
-from rps_kedro.market_calendar import MarketCalendar
+from rps_kedro.core.bars import KEY_COLUMNS, VALUE_COLUMNS
+from rps_kedro.core.market_calendar import MarketCalendar
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 NULL_SYMBOL = "<null>"

@@ -16,7 +16,7 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from rps_kedro.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
+from rps_kedro.core.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
 from rps_kedro.pipelines.validation.checks import PRICE_COLUMNS
 
 OHLC_ORDER = [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]

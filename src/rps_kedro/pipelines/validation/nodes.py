@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from rps_kedro.bars import BAR_COLUMNS, conform_bars, merge_bars
-from rps_kedro.market_calendar import MarketCalendar
+from rps_kedro.core.bars import BAR_COLUMNS, conform_bars, merge_bars
+from rps_kedro.core.market_calendar import MarketCalendar
 from rps_kedro.pipelines.validation.checks import (
     add_sequence_checks,
     merged_with_history,

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from rps_kedro.pipelines.features.indicators import (
+from rps_kedro.core.indicators import (
     cyclical,
     garman_klass_volatility,
     log_returns,
@@ -14,7 +14,7 @@ from rps_kedro.pipelines.features.indicators import (
     true_range,
     zscore,
 )
-from rps_kedro.pipelines.features.per_symbol import symbol_rows
+from rps_kedro.core.per_symbol import symbol_rows
 
 ONE_SYMBOL = symbol_rows(np.array(["BTC-USD"] * 6, dtype=object))
 

@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rps_kedro.bars import KEY_COLUMNS, conform_bars, empty_bars
-from rps_kedro.datasets import SimulatedMarketDataset
-from rps_kedro.pipelines.features.engineering import (
+from rps_kedro.core.bars import KEY_COLUMNS, conform_bars, empty_bars
+from rps_kedro.core.features import (
     TARGET_COLUMNS,
     compute_features,
     compute_targets,
@@ -18,8 +17,9 @@ from rps_kedro.pipelines.features.engineering import (
     required_lookback,
     sort_bars,
 )
+from rps_kedro.datasets import SimulatedMarketDataset
 from tests.conftest import SIMULATION_END, SYMBOLS, project_parameters
-from tests.pipelines.features.conftest import hand_bars
+from tests.core.conftest import hand_bars
 
 
 def _per_symbol(bars: pd.DataFrame, column: str) -> pd.core.groupby.SeriesGroupBy:

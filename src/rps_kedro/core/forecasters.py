@@ -9,6 +9,7 @@ fitted baselines beside the served models: it can always fall back to them per t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,14 +21,59 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from rps_kedro.pipelines.modelling.metrics import VolatilityFloor
-
 TARGETS = ("return", "volatility")
 TARGET_COLUMNS = {"return": "target_log_return", "volatility": "target_volatility"}
 PREDICTION_COLUMNS = {"return": "predicted_log_return", "volatility": "predicted_volatility"}
 CLIPPED_COLUMNS = {"return": "clipped_log_return", "volatility": "clipped_volatility"}
 BASELINES = ("persistence", "har")
 UNBOUNDED = (-np.inf, np.inf)
+
+
+@dataclass(frozen=True)
+class VolatilityFloor:
+    """Per-row floor: a fraction of the symbol's trailing volatility level, never below `minimum`."""
+
+    scale_feature: str
+    fraction: float
+    minimum: float
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> VolatilityFloor:
+        """From `modelling.volatility_floor` in parameters."""
+        return cls(params["scale_feature"], params["fraction"], params["minimum"])
+
+    def of(self, frame: pd.DataFrame) -> np.ndarray:
+        """The floor of each row (NaN scales fall back to the minimum)."""
+        scale = np.nan_to_num(np.asarray(frame[self.scale_feature], dtype="float64"), nan=0.0)
+        return np.maximum(self.fraction * scale, self.minimum)
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """Feature rows as a matrix that reads like a frame: `rows[name]` is a column and
+    `rows[names]` a matrix (the request path gives forecasters this, not a DataFrame)."""
+
+    values: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.names)}
+
+    def __getitem__(self, key: str | list[str]) -> np.ndarray:
+        """One column by name, or the matrix of the named columns."""
+        positions = self._positions
+        if isinstance(key, str):
+            return self.values[:, positions[key]]
+        if key == self.names:
+            return self.values
+        return self.values[:, [positions[name] for name in key]]
+
+
+Rows = pd.DataFrame | FeatureRows
 
 
 class TargetModel(Protocol):
@@ -80,7 +126,7 @@ class CurrentVolatility:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The current bar's volatility."""
-        return frame[self.feature].to_numpy(dtype="float64")
+        return np.asarray(frame[self.feature], dtype="float64")
 
 
 @dataclass
@@ -106,12 +152,12 @@ class LogHar:
 
     def _slots(self, frame: pd.DataFrame) -> np.ndarray:
         """One number per (market, hour in session) combination."""
-        market, hour = (frame[column].to_numpy(dtype="float64") for column in self.slot_columns)
+        market, hour = (np.asarray(frame[column], dtype="float64") for column in self.slot_columns)
         return market * 100 + hour
 
     def _design(self, frame: pd.DataFrame) -> np.ndarray:
         floor = self.floor.of(frame)[:, None]
-        return np.log(np.maximum(frame[self.components].to_numpy(dtype="float64"), floor))
+        return np.log(np.maximum(np.asarray(frame[self.components], dtype="float64"), floor))
 
     def fit(self, frame: pd.DataFrame) -> LogHar:
         """Least squares of the next log volatility on the log components and slot dummies."""
@@ -178,7 +224,7 @@ class LearnedTarget:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The target for each row, before clipping."""
-        predicted = self.estimator.predict(frame[self.feature_columns].to_numpy())
+        predicted = self.estimator.predict(np.asarray(frame[self.feature_columns]))
         return np.exp(predicted) * self.smearing if self.target == "volatility" else predicted
 
 
@@ -222,14 +268,19 @@ def target_predictions(model: TargetModel, frame: pd.DataFrame) -> tuple[np.ndar
     return np.clip(raw, low, high), (raw < low) | (raw > high)
 
 
-def candidate_predictions(candidate: Candidate, frame: pd.DataFrame) -> pd.DataFrame:
+def candidate_columns(candidate: Candidate, frame: Rows) -> dict[str, np.ndarray]:
     """Each target's forecast by its model for each row, clipped, with the clip flags."""
     columns = {}
     for target, model in candidate.items():
         columns[PREDICTION_COLUMNS[target]], columns[CLIPPED_COLUMNS[target]] = target_predictions(
             model, frame
         )
-    return pd.DataFrame(columns, index=frame.index)
+    return columns
+
+
+def candidate_predictions(candidate: Candidate, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each target's forecast by its model for each row of a frame, as a frame."""
+    return pd.DataFrame(candidate_columns(candidate, frame), index=frame.index)
 
 
 @dataclass
@@ -241,11 +292,15 @@ class Forecaster:
     served: dict[str, str]
     reasons: dict[str, str]
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def forecast(self, rows: Rows) -> dict[str, np.ndarray]:
         """Served forecast of both targets for each row (only the served model of each target
-        runs), with the clip flags."""
+        runs), with the clip flags, as columns."""
         served = {target: self.models[self.served[target]][target] for target in TARGETS}
-        return candidate_predictions(served, frame)
+        return candidate_columns(served, rows)
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Served forecast of both targets for each row of a frame, as a frame."""
+        return pd.DataFrame(self.forecast(frame), index=frame.index)
 
     def predict_with(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         """One fitted candidate's forecast of both targets."""

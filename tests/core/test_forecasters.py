@@ -4,18 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.pipelines.modelling.forecasters import (
+from rps_kedro.core.forecasters import (
     CurrentVolatility,
     Forecaster,
     LearnedTarget,
     LogHar,
     NoChange,
+    VolatilityFloor,
     build_candidates,
     candidate_predictions,
     fit_candidate,
     make_estimator,
 )
-from rps_kedro.pipelines.modelling.metrics import VolatilityFloor
 
 FLOOR = VolatilityFloor("vol_week", 0.1, 1e-12)
 HAR_COMPONENTS = ["vol_bar", "vol_day", "vol_week"]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rps_kedro.pipelines.features.per_symbol import (
+from rps_kedro.core.per_symbol import (
     exponential_weights,
     rolling_statistic,
     shift,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rps_kedro.pipelines.features.per_symbol import SymbolRows, shift, weighted_mean
+from rps_kedro.core.per_symbol import SymbolRows, pick, shift, weighted_mean
 
 GARMAN_KLASS_CLOSE_OPEN_WEIGHT = 2 * np.log(2) - 1
 PARKINSON_SCALE = 4 * np.log(2)
@@ -76,8 +76,9 @@ def moving_average_convergence_divergence(
     slow_weights: np.ndarray,
     signal_weights: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MACD line (fast minus slow exponential mean, over the close) and its signal line."""
-    fast = weighted_mean(close, rows, fast_weights)
-    slow = weighted_mean(close, rows, slow_weights)
-    line = (fast - slow) / close
-    return line, weighted_mean(line, rows, signal_weights)
+    """MACD line (fast minus slow exponential mean, over the close) and its signal line (a mean
+    of the line: the line is computed at every row, both are given at the wanted rows)."""
+    every = rows.everywhere
+    line = weighted_mean(close, every, fast_weights) - weighted_mean(close, every, slow_weights)
+    line /= close
+    return pick(line, rows), weighted_mean(line, rows, signal_weights)
