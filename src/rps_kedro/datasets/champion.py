@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
 
 
 class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
@@ -21,12 +24,26 @@ class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
         self.metadata = metadata
 
     def load(self) -> dict[str, Any] | None:
-        """The aliased model version with its pyfunc model, or None on a fresh registry."""
+        """The aliased model version with its pyfunc model; None on a fresh registry, or when the
+        champion was logged by code this one cannot load (it could not be served either, so the
+        challenger is judged against the baselines alone and may replace it)."""
         try:
             version = MlflowClient().get_model_version_by_alias(self.model_name, self.alias)
         except MlflowException:
             return None
-        model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{self.alias}")
+        uri = f"models:/{self.model_name}@{self.alias}"
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+        except Exception as error:  # noqa: BLE001 - any unpickling failure means the same
+            logger.warning(
+                "%s (version %s) cannot be loaded by this code (%s: %s); comparing the "
+                "challenger with the baselines only",
+                uri,
+                version.version,
+                type(error).__name__,
+                error,
+            )
+            return None
         return {"version": int(version.version), "run_id": version.run_id, "model": model}
 
     def save(self, data: None) -> None:
