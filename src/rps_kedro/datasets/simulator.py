@@ -33,6 +33,10 @@ class SimulatorProfile:
     volatility_persistence: float = 0.985
     volatility_of_volatility: float = 0.12
     shock_degrees_of_freedom: float = 4.0
+    # Stochastic volatility times Student-t shocks reaches x2 in one hour now and then; the real
+    # hourly series (liquid stocks, major crypto) stay within ~12%, so the bar's move is clipped
+    # there (times the regime shift's volatility multiplier after a shift).
+    max_hourly_log_return: float = 0.12
     hourly_drift: float = 0.00002
     overnight_gap_volatility: float = 0.006
     range_scale: float = 0.6
@@ -99,16 +103,13 @@ def simulate_bars(
     seasonality = _intraday_seasonality(hours, is_crypto, calendar, profile.seasonality_amplitude)
     shift = regime_shift or RegimeShift(at=pd.Timestamp.max.tz_localize("UTC"))
     shifted = np.asarray(hours >= shift.at)
-    volatility = (
-        base_vol
-        * np.exp(log_vol)
-        * seasonality
-        * np.where(shifted, shift.volatility_multiplier, 1.0)
-    )
+    regime = np.where(shifted, shift.volatility_multiplier, 1.0)
+    volatility = base_vol * np.exp(log_vol) * seasonality * regime
 
     nu = profile.shock_degrees_of_freedom
     shocks = rng["shock"].standard_t(nu, n) / np.sqrt(nu / (nu - 2))
-    returns = profile.hourly_drift + volatility * shocks
+    cap = profile.max_hourly_log_return  # in the calm regime; a regime shift scales it too
+    returns = profile.hourly_drift + np.clip(volatility / regime * shocks, -cap, cap) * regime
 
     gap_scale = np.full(n, 0.05) * volatility
     if not is_crypto:

@@ -180,6 +180,18 @@ def _following_mean(log_close: pd.Series, groups: pd.Series, bars: int) -> pd.Se
     return pd.concat(following, axis=1).mean(axis=1, skipna=False)
 
 
+def _trailing_mad(returns: pd.Series, groups: pd.Series, window: int, min_bars: int) -> pd.Series:
+    """1.4826 x the median |return| of the `window` bars before each bar, within its symbol."""
+    median = (
+        returns.abs()
+        .groupby(groups)
+        .rolling(window, min_periods=min_bars)
+        .median()
+        .reset_index(level=0, drop=True)
+    )
+    return median.groupby(groups).shift(1) * 1.4826
+
+
 def accepted_bars(bars: pd.DataFrame, accepted: list[dict[str, str]]) -> pd.Series:
     """Bars an operator inspected and accepted as real (a flash crash that rebounded within the
     confirmation bars, a genuine jump): the plausibility checks leave them alone."""
@@ -207,15 +219,9 @@ def add_sequence_checks(
     close = bars["close"] if "close" in bars else pd.Series(np.nan, index=bars.index)
     log_close = np.log(close.where(np.isfinite(close) & (close > 0)))
     returns = log_close.groupby(groups).diff()
-    scale = (
-        returns.abs()
-        .groupby(groups)
-        .rolling(spike["window"], min_periods=spike["min_bars"])
-        .median()
-        .reset_index(level=0, drop=True)
-        .groupby(groups)
-        .shift(1)
-        * 1.4826
+    scale = np.maximum(
+        _trailing_mad(returns, groups, spike["window"], spike["min_bars"]),
+        _trailing_mad(returns, groups, spike["burst_window"], spike["burst_window"]),
     )
     score = returns.abs() / scale.where(scale > 0)
     previous = log_close.groupby(groups).shift(1)
