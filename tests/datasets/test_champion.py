@@ -10,7 +10,9 @@ from mlflow.tracking import MlflowClient
 
 from rps_kedro.datasets.champion import ChampionModelDataset
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*Add type hints to the `predict` method:UserWarning"
+)
 
 OLD_MODULE = """
 import mlflow.pyfunc
