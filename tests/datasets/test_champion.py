@@ -29,6 +29,7 @@ def registry(tmp_path, monkeypatch):
     """An embedded MLflow store in a temporary folder."""
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.create_experiment("champion", artifact_location=(tmp_path / "artifacts").as_uri())
     mlflow.set_experiment("champion")
     yield MlflowClient()
     mlflow.set_tracking_uri(None)
