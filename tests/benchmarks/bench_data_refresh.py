@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 
+from rps_kedro.config import load_config
 from rps_kedro.core.bars import conform_bars, empty_bars
 from rps_kedro.core.features import required_lookback
 from rps_kedro.datasets import SimulatedMarketDataset
@@ -24,7 +24,6 @@ from rps_kedro.pipelines.features.nodes import (
     profile_model_input,
 )
 from rps_kedro.pipelines.validation.nodes import check_bars_quality
-from rps_kedro.settings import CONFIG_LOADER_ARGS
 from tests.benchmarks.bench_ingestion import benchmark_symbols
 from tests.benchmarks.harness import measure, write_figures
 
@@ -36,13 +35,7 @@ TOP_FUNCTIONS = 8
 
 def project_parameters() -> dict[str, Any]:
     """conf/base parameters as `kedro run` resolves them (globals; runtime params at defaults)."""
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        env="base",
-        runtime_params={},
-        **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
-    )
-    return loader["parameters"]
+    return load_config("parameters", PROJECT_ROOT / "conf", "base")
 
 
 def simulate_bars(symbols: list[str], origin: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

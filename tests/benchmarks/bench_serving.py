@@ -310,13 +310,9 @@ def _unbatched_conf(destination: Path) -> Path:
     """The project's conf with the service's batching switched off (conf/<env> override)."""
     conf = destination / "conf"
     (conf / "base").mkdir(parents=True)
-    (conf / "base/parameters_serving.yml").write_text(
-        (PROJECT_ROOT / "conf/base/parameters_serving.yml").read_text()
-    )
+    (conf / "base/serving.yml").write_text((PROJECT_ROOT / "conf/base/serving.yml").read_text())
     (conf / "bench").mkdir()
-    (conf / "bench/parameters_serving.yml").write_text(
-        "serving:\n  batching:\n    enabled: false\n"
-    )
+    (conf / "bench/serving.yml").write_text("serving:\n  batching:\n    enabled: false\n")
     return conf
 
 
