@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from rps_kedro.core.forecasters import FeatureRows
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 from tests.benchmarks.harness import write_figures
 from tests.conftest import PROJECT_ROOT
 from tests.serving.support import (
@@ -142,7 +143,7 @@ def _load_in_process(model_dir: Path) -> Any:
 
     with inference_executor(1) as executor:
         predictor = Predictor.from_mlflow_model(
-            model_dir, ModelInfo("rps_kedro", "bench", "champion")
+            model_dir, ModelInfo(REGISTERED_MODEL_NAME, "bench", "champion")
         )
         executor.submit(predictor.predict, example_items(predictor.model)).result()
     import gc  # noqa: PLC0415

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from rps_kedro.config import BASE_ENV, load_config
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 
 CONF_SOURCE_VARIABLE = "RPS_CONF_SOURCE"  # a conf/ folder; default: ./conf, then the project's
 ENV_VARIABLE = "KEDRO_ENV"
@@ -30,9 +31,9 @@ class _Settings(BaseModel):
 
 
 class ModelSettings(_Settings):
-    registered_name: str
+    registered_name: str = REGISTERED_MODEL_NAME  # the MLflow model `make bento` imports
     alias: str
-    store_name: str
+    store_name: str = REGISTERED_MODEL_NAME  # the BentoML store's; the service serves :latest
 
 
 class ServiceSettings(_Settings):

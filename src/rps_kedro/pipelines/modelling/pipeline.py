@@ -10,7 +10,7 @@ from kedro.pipeline import Pipeline, node
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from rps_kedro.core.model import MODEL_ARTIFACT
+from rps_kedro.core.model import MODEL_ARTIFACT, REGISTERED_MODEL_NAME
 from rps_kedro.pipelines.modelling import reporting
 from rps_kedro.pipelines.modelling.nodes import (
     build_drift_reference,
@@ -27,7 +27,6 @@ from rps_kedro.pipelines.modelling.nodes import (
 )
 from rps_kedro.pipelines.validation.nodes import render_validation_report
 
-REGISTERED_MODEL_NAME = "rps_kedro"
 INFERENCE_INPUT = "inference_bars"
 MODEL_REQUIREMENTS = [
     "kedro",
