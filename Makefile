@@ -36,7 +36,10 @@ format: setup
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
 	$(VENV_BIN)/python -m tests.benchmarks
 
-.PHONY: bento serve mlflow monitor alert-receiver monitoring-check
+.PHONY: bento bentofile serve mlflow monitor alert-receiver monitoring-check
+
+bentofile: setup  ## bentofile.yaml's python packages from pyproject's extra `bento` (commit the result)
+	$(VENV_BIN)/python -m tools.bentofile
 
 bento: setup  ## import models:/rps_kedro@champion into the BentoML store, then `bentoml build`
 	$(VENV_BIN)/python -m rps_kedro.serving.build

@@ -26,18 +26,9 @@ from rps_kedro.pipelines.modelling.nodes import (
     walk_forward_backtest,
 )
 from rps_kedro.pipelines.validation.nodes import render_validation_report
+from rps_kedro.requirements import PROJECT, pinned
 
 INFERENCE_INPUT = "inference_bars"
-MODEL_REQUIREMENTS = [
-    "kedro",
-    "kedro-datasets",
-    "kedro-mlflow",
-    "mlflow",
-    "pandas",
-    "numpy",
-    "scikit-learn",
-    "scipy",
-]
 
 
 def create_training_pipeline() -> Pipeline:
@@ -199,8 +190,7 @@ def as_model_pipeline(training: Pipeline) -> PipelineML:
             "name": "model",
             "registered_model_name": REGISTERED_MODEL_NAME,
             "signature": "auto",
-            "pip_requirements": [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
-            + [f"rps_kedro=={version('rps_kedro')}"],
+            "pip_requirements": [*pinned("model"), f"{PROJECT}=={version(PROJECT)}"],
         },
     )
 
