@@ -24,7 +24,7 @@ from rps_kedro.core.model import REGISTERED_MODEL_NAME
 logger = logging.getLogger(__name__)
 
 
-TRAINING_DATA = {"training": ("train", "validation"), "testing": ("test",)}
+TRAINING_DATA = {"training": ("train", "tuning"), "testing": ("test",)}
 
 
 class ModelInputExampleHook:

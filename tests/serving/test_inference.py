@@ -14,9 +14,9 @@ from rps_kedro.core.bars import empty_bars
 from rps_kedro.core.features import BarArrays, feature_columns, required_lookback
 from rps_kedro.core.model import REGISTERED_MODEL_NAME, ForecastModel
 from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
+from rps_kedro.serving.request_checks import BarColumns, InvalidInput
 from rps_kedro.serving.schemas import Bar
 from rps_kedro.serving.settings import settings
-from rps_kedro.serving.validation import BarColumns, InvalidInput
 from tests.conftest import project_parameters
 
 PARAMS = project_parameters()

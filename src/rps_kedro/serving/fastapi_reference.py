@@ -27,8 +27,8 @@ from rps_kedro.serving.inference import (  # noqa: E402
     model_info,
     request_items,
 )
+from rps_kedro.serving.request_checks import InvalidInput  # noqa: E402
 from rps_kedro.serving.schemas import ErrorResponse, Prediction, PredictRequest  # noqa: E402
-from rps_kedro.serving.validation import InvalidInput  # noqa: E402
 
 state: dict[str, Predictor] = {}
 

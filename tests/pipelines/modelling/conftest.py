@@ -26,5 +26,5 @@ def model_input(simulated_bars, parameters) -> pd.DataFrame:
 
 @pytest.fixture
 def splits(model_input, parameters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train, validation and test by time."""
+    """Train, tuning and test by time."""
     return split_by_time(model_input, parameters["modelling"]["split"])

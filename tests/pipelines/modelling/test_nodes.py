@@ -24,8 +24,8 @@ from rps_kedro.pipelines.modelling.nodes import (
 
 
 def test_split_is_chronological_and_disjoint_per_symbol(model_input, splits):
-    train, validation, test = splits
-    assert len(train) + len(validation) + len(test) == len(model_input)
+    train, tuning, test = splits
+    assert len(train) + len(tuning) + len(test) == len(model_input)
     for symbol, rows in model_input.groupby("symbol"):
         mine = [part[part["symbol"] == symbol] for part in splits]
         assert mine[0]["timestamp"].max() < mine[1]["timestamp"].min()
@@ -41,10 +41,8 @@ def test_symbols_with_non_overlapping_histories_are_each_trained_and_tested(
     early = model_input[(model_input["symbol"] == "AAPL") & (model_input["timestamp"] < middle)]
     late = model_input[(model_input["symbol"] == "BTC-USD") & (model_input["timestamp"] > middle)]
     assert len(early) > 100 and len(late) > 500
-    train, validation, test = split_by_time(
-        pd.concat([early, late]), parameters["modelling"]["split"]
-    )
-    for part in (train, validation, test):
+    train, tuning, test = split_by_time(pd.concat([early, late]), parameters["modelling"]["split"])
+    for part in (train, tuning, test):
         assert set(part["symbol"]) == {"AAPL", "BTC-USD"}
 
 
@@ -61,9 +59,9 @@ def test_walk_forward_refits_every_candidate_per_fold(splits, modelling_params, 
     ), "HAR beats persistence on volatility"
 
 
-def _scores(validation: dict[str, float], target: str = "volatility") -> dict:
+def _scores(tuning: dict[str, float], target: str = "volatility") -> dict:
     metric = "qlike" if target == "volatility" else "rmse"
-    return {name: {target: {metric: value}} for name, value in validation.items()}
+    return {name: {target: {metric: value}} for name, value in tuning.items()}
 
 
 def _backtest(per_fold: dict[str, list[float]], target: str = "volatility") -> dict:
@@ -86,8 +84,8 @@ def test_a_learned_model_is_served_only_when_it_beats_the_baselines_everywhere()
         "volatility", _scores({"persistence": 2, "har": 1, "ridge": 0.95}), backtest, RULE
     )
     assert chosen == "ridge" and "beat every baseline" in reason
-    worse_on_validation = _scores({"persistence": 2, "har": 1, "ridge": 1.01})
-    assert choose_for_target("volatility", worse_on_validation, backtest, RULE)[0] == "har"
+    worse_on_tuning = _scores({"persistence": 2, "har": 1, "ridge": 1.01})
+    assert choose_for_target("volatility", worse_on_tuning, backtest, RULE)[0] == "har"
     lucky_once = _backtest({"persistence": [2, 2, 2], "har": [1, 1, 1], "ridge": [0.5, 1.1, 1.1]})
     chosen, reason = choose_for_target(
         "volatility", _scores({"persistence": 2, "har": 1, "ridge": 0.9}), lucky_once, RULE
@@ -96,7 +94,7 @@ def test_a_learned_model_is_served_only_when_it_beats_the_baselines_everywhere()
     assert "no learned model beat the baselines" in reason
 
 
-def test_the_best_baseline_on_validation_is_served_when_nothing_learned_wins():
+def test_the_best_baseline_on_tuning_is_served_when_nothing_learned_wins():
     backtest = _backtest({"persistence": [1, 1], "har": [1.2, 1.2], "ridge": [1.5, 1.5]})
     chosen, _ = choose_for_target(
         "volatility", _scores({"persistence": 0.8, "har": 0.9, "ridge": 1.5}), backtest, RULE
@@ -107,17 +105,17 @@ def test_the_best_baseline_on_validation_is_served_when_nothing_learned_wins():
 def test_selection_serves_baselines_unless_beaten_and_keeps_them_fitted(
     splits, modelling_params, parameters
 ):
-    train, validation, test = splits
+    train, tuning, test = splits
     backtest = walk_forward_backtest(train, modelling_params, parameters["features"])
     forecaster, selection = select_and_fit(
-        train, validation, backtest, modelling_params, parameters["features"]
+        train, tuning, backtest, modelling_params, parameters["features"]
     )
     assert {"persistence", "har"} <= set(forecaster.models)
     assert set(forecaster.served.values()) <= set(forecaster.models)
     assert forecaster.feature_columns == feature_columns(parameters["features"])
     for target, metric in (("return", "rmse"), ("volatility", "qlike")):
         served = selection["served"][target]
-        scores = selection["validation"]
+        scores = selection["tuning"]
         assert scores[served][target][metric] <= min(
             scores[name][target][metric] for name in ("persistence", "har")
         )
@@ -155,9 +153,9 @@ def test_guard_replaces_a_selected_model_that_lost_to_its_baseline(modelling_par
 
 
 def test_drift_reference_holds_training_bounds_and_quantiles(splits, modelling_params, parameters):
-    train, validation, _ = splits
-    reference = build_drift_reference(train, validation, modelling_params, parameters["features"])
-    window = pd.concat([train, validation])
+    train, tuning, _ = splits
+    reference = build_drift_reference(train, tuning, modelling_params, parameters["features"])
+    window = pd.concat([train, tuning])
     rsi = reference["features"]["rsi_14"]
     assert rsi["lower"] == pytest.approx(window["rsi_14"].quantile(0.001))
     assert rsi["upper"] == pytest.approx(window["rsi_14"].quantile(0.999))
@@ -168,12 +166,12 @@ def test_drift_reference_holds_training_bounds_and_quantiles(splits, modelling_p
 @pytest.fixture
 def fitted(splits, modelling_params, parameters):
     """The selected forecaster, its drift reference and its test predictions."""
-    train, validation, test = splits
+    train, tuning, test = splits
     backtest = walk_forward_backtest(train, modelling_params, parameters["features"])
     forecaster, _ = select_and_fit(
-        train, validation, backtest, modelling_params, parameters["features"]
+        train, tuning, backtest, modelling_params, parameters["features"]
     )
-    reference = build_drift_reference(train, validation, modelling_params, parameters["features"])
+    reference = build_drift_reference(train, tuning, modelling_params, parameters["features"])
     return forecaster, reference
 
 

@@ -41,16 +41,14 @@ def symbol_positions(frame: pd.DataFrame) -> np.ndarray:
 def split_by_time(
     model_input: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train / validation / test per symbol by its own history (test = its latest rows); never
+    """Train / tuning / test per symbol by its own history (test = its latest rows); never
     shuffled, so every symbol is trained, validated and tested whatever its history's dates."""
     test_start = 1 - params["test_fraction"]
-    validation_start = test_start - params["validation_fraction"]
+    tuning_start = test_start - params["tuning_fraction"]
     position = symbol_positions(model_input)
     return (
-        model_input[position < validation_start].reset_index(drop=True),
-        model_input[(position >= validation_start) & (position < test_start)].reset_index(
-            drop=True
-        ),
+        model_input[position < tuning_start].reset_index(drop=True),
+        model_input[(position >= tuning_start) & (position < test_start)].reset_index(drop=True),
         model_input[position >= test_start].reset_index(drop=True),
     )
 
@@ -102,57 +100,55 @@ def _fold_scores(backtest: dict[str, Any], target: str) -> pd.DataFrame:
 
 def choose_for_target(
     target: str,
-    validation_scores: dict[str, dict[str, dict[str, float]]],
+    tuning_scores: dict[str, dict[str, dict[str, float]]],
     backtest: dict[str, Any],
     rule: dict[str, Any],
 ) -> tuple[str, str]:
     """The candidate served for one target, and why.
 
-    The best baseline on validation is served unless a learned model beats every baseline on
+    The best baseline on the tuning split is served unless a learned model beats every baseline on
     the mean of the backtest folds, in at least `min_fold_win_share` of the folds, and on
-    validation; then the best such learned model on validation is."""
+    the tuning split; then the best such learned model on it is."""
     metric = TARGET_METRIC[target]
-    on_validation = {name: scores[target][metric] for name, scores in validation_scores.items()}
+    on_tuning = {name: scores[target][metric] for name, scores in tuning_scores.items()}
     folds = _fold_scores(backtest, target)
     best_baseline_folds = folds[list(BASELINES)].min(axis=1)
-    best_baseline = min(BASELINES, key=on_validation.__getitem__)
+    best_baseline = min(BASELINES, key=on_tuning.__getitem__)
     eligible = {
         name: score
-        for name, score in on_validation.items()
+        for name, score in on_tuning.items()
         if name not in BASELINES
         and folds[name].mean() < best_baseline_folds.mean()
         and (folds[name] < best_baseline_folds).mean() >= rule["min_fold_win_share"]
-        and score < on_validation[best_baseline]
+        and score < on_tuning[best_baseline]
     }
     if not eligible:
         return best_baseline, (
-            f"no learned model beat the baselines on {metric} in the backtest and on validation;"
-            f" {best_baseline} is the best baseline on validation"
+            f"no learned model beat the baselines on {metric} in the backtest and on the tuning split;"
+            f" {best_baseline} is the best baseline on the tuning split"
         )
     chosen = min(eligible, key=eligible.__getitem__)
     return chosen, (
-        f"{chosen} beat every baseline on {metric} on the backtest folds and on validation"
-        f" ({eligible[chosen]:.6g} vs {best_baseline} {on_validation[best_baseline]:.6g})"
+        f"{chosen} beat every baseline on {metric} on the backtest folds and on the tuning split"
+        f" ({eligible[chosen]:.6g} vs {best_baseline} {on_tuning[best_baseline]:.6g})"
     )
 
 
 def select_and_fit(
     train: pd.DataFrame,
-    validation: pd.DataFrame,
+    tuning: pd.DataFrame,
     backtest: dict[str, Any],
     params: dict[str, Any],
     features_params: dict[str, Any],
 ) -> tuple[Forecaster, dict[str, Any]]:
-    """Score every candidate on validation, choose per target by the selection rule, refit the
-    chosen ones and both baselines on train + validation."""
+    """Score every candidate on the tuning split, choose per target by the selection rule, refit the
+    chosen ones and both baselines on train + tuning."""
     columns = feature_columns(features_params)
     floor = _floor(params)
     scores = {
         name: forecast_metrics(
-            validation,
-            candidate_predictions(
-                fit_candidate(candidate, train, params["fit_threads"]), validation
-            ),
+            tuning,
+            candidate_predictions(fit_candidate(candidate, train, params["fit_threads"]), tuning),
             floor,
         )
         for name, candidate in build_candidates(params, columns).items()
@@ -162,7 +158,7 @@ def select_and_fit(
         for target in TARGETS
     }
     served = {target: name for target, (name, _) in choices.items()}
-    history = pd.concat([train, validation], ignore_index=True)
+    history = pd.concat([train, tuning], ignore_index=True)
     candidates = build_candidates(params, columns)
     models = {
         name: fit_candidate(candidates[name], history, params["fit_threads"])
@@ -172,7 +168,7 @@ def select_and_fit(
     forecaster = Forecaster(
         columns, models, served, {target: reason for target, (_, reason) in choices.items()}
     )
-    return forecaster, {"validation": scores, "served": served, "reasons": forecaster.reasons}
+    return forecaster, {"tuning": scores, "served": served, "reasons": forecaster.reasons}
 
 
 def _window(rows: pd.DataFrame) -> dict[str, Any]:
@@ -271,13 +267,13 @@ def guard_against_baselines(
 
 def build_drift_reference(
     train: pd.DataFrame,
-    validation: pd.DataFrame,
+    tuning: pd.DataFrame,
     params: dict[str, Any],
     features_params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Per-feature bounds and quantiles of the training window (train + validation)."""
+    """Per-feature bounds and quantiles of the training window (train + tuning)."""
     return drift_reference(
-        pd.concat([train, validation], ignore_index=True),
+        pd.concat([train, tuning], ignore_index=True),
         feature_columns(features_params),
         params["drift"]["quantiles"],
         params["drift"]["bounds"],

@@ -53,9 +53,9 @@ def retrain(
     """One training run on `history` (the modelling nodes, in the pipeline's order): the new
     forecaster, the promotion decision against `champion` (None: a first version) and the
     test report."""
-    train, validation, test = split_by_time(history, params["split"])
+    train, tuning, test = split_by_time(history, params["split"])
     backtest = walk_forward_backtest(train, params, features_params)
-    selected, _ = select_and_fit(train, validation, backtest, params, features_params)
+    selected, _ = select_and_fit(train, tuning, backtest, params, features_params)
     test_predictions, report = evaluate_on_test(selected, test, params)
     forecaster = guard_against_baselines(selected, report, params)
     champion_predictions = None

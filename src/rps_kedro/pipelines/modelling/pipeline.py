@@ -38,7 +38,7 @@ def create_training_pipeline() -> Pipeline:
             node(
                 split_by_time,
                 ["model_input", "params:modelling.split"],
-                ["train", "validation", "test"],
+                ["train", "tuning", "test"],
                 name="split_by_time",
             ),
             node(
@@ -49,7 +49,7 @@ def create_training_pipeline() -> Pipeline:
             ),
             node(
                 select_and_fit,
-                ["train", "validation", "backtest_report", "params:modelling", "params:features"],
+                ["train", "tuning", "backtest_report", "params:modelling", "params:features"],
                 ["selected_forecaster", "selection_report"],
                 name="select_and_fit",
             ),
@@ -67,7 +67,7 @@ def create_training_pipeline() -> Pipeline:
             ),
             node(
                 build_drift_reference,
-                ["train", "validation", "params:modelling", "params:features"],
+                ["train", "tuning", "params:modelling", "params:features"],
                 "drift_reference",
                 name="build_drift_reference",
             ),
@@ -110,7 +110,7 @@ def create_training_pipeline() -> Pipeline:
             ),
             node(
                 reporting.model_card,
-                ["model_promotion", "test_report", "train", "validation"],
+                ["model_promotion", "test_report", "train", "tuning"],
                 "model_card",
                 name="write_model_card",
             ),

@@ -87,10 +87,10 @@ def _symbol_sections(decision: dict[str, Any], test_report: dict[str, Any]) -> s
 
 def _selection_table(selection: dict[str, Any], backtest: dict[str, Any]) -> str:
     lines = [
-        "| model | backtest RMSE | validation RMSE | backtest QLIKE | validation QLIKE |",
+        "| model | backtest RMSE | tuning RMSE | backtest QLIKE | tuning QLIKE |",
         "|---|---|---|---|---|",
     ]
-    for model, scores in selection["validation"].items():
+    for model, scores in selection["tuning"].items():
         mean = backtest["mean"][model]
         lines.append(
             f"| {model} | {_cell(mean['return.rmse'])} | {_cell(scores['return']['rmse'])}"
@@ -152,7 +152,7 @@ always calling the more frequent direction scores there.
 
 Forecasts clipped to the training range: {clipped}.
 
-## Selection (backtest mean over folds, validation)
+## Selection (backtest mean over folds, tuning)
 
 {_selection_table(selection, backtest)}
 
@@ -172,8 +172,8 @@ KNOWN_LIMITS = """- Hourly returns are close to a random walk: a return skill of
 """
 
 
-def _training_windows(train: pd.DataFrame, validation: pd.DataFrame) -> str:
-    history = pd.concat([train, validation], ignore_index=True)
+def _training_windows(train: pd.DataFrame, tuning: pd.DataFrame) -> str:
+    history = pd.concat([train, tuning], ignore_index=True)
     spans = history.groupby("symbol")["timestamp"].agg(["min", "max", "size"])
     return "\n".join(
         f"| {symbol} | {row['min']} | {row['max']} | {row['size']} |"
@@ -185,7 +185,7 @@ def model_card(
     decision: dict[str, Any],
     test_report: dict[str, Any],
     train: pd.DataFrame,
-    validation: pd.DataFrame,
+    tuning: pd.DataFrame,
 ) -> str:
     """The registered version's description: data, what is served per target, test skill vs the
     baselines (pooled and per symbol) and known limits."""
@@ -215,11 +215,11 @@ Promotion: {"PROMOTED" if decision["promote"] else "NOT promoted"}: {decision["r
 
 {_served_section(decision)}
 
-## Training data (train + validation, per symbol)
+## Training data (train + tuning, per symbol)
 
 | symbol | first bar | last bar | rows |
 |---|---|---|---|
-{_training_windows(train, validation)}
+{_training_windows(train, tuning)}
 
 ## Test window: {decision["window"]["start"]} to {decision["window"]["end"]}, {decision["window"]["rows"]} rows
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from rps_kedro.serving.request_checks import InvalidInput, check_bars
 from rps_kedro.serving.schemas import Bar, BatchRequest, PredictRequest
 from rps_kedro.serving.settings import settings
-from rps_kedro.serving.validation import InvalidInput, check_bars
 
 LIMITS = settings().limits
 START = datetime(2025, 3, 1, tzinfo=UTC)
