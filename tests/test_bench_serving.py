@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.benchmarks import bench_serving
-from tests.benchmarks.harness import write_figures
+from benchmarks import bench_serving
+from benchmarks.harness import write_figures
 from tests.serving.support import session_model
 
 # The BentoML target is `bentoml serve` as tests/serving runs it; here the two others.

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks.bench_ingestion import benchmark_symbols
+from benchmarks.harness import measure, write_figures
 from rps_kedro.config import load_config
 from rps_kedro.core.bars import conform_bars, empty_bars
 from rps_kedro.core.features import required_lookback
@@ -24,8 +26,6 @@ from rps_kedro.pipelines.features.nodes import (
     profile_model_input,
 )
 from rps_kedro.pipelines.validation.nodes import check_bars_quality
-from tests.benchmarks.bench_ingestion import benchmark_symbols
-from tests.benchmarks.harness import measure, write_figures
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 END = pd.Timestamp("2026-01-01 00:00")

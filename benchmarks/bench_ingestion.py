@@ -11,9 +11,9 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
+from benchmarks.harness import measure, write_figures
 from rps_kedro.datasets import BarsParquetDataset, SimulatedMarketDataset
 from rps_kedro.pipelines.ingestion import create_pipeline
-from tests.benchmarks.harness import measure, write_figures
 
 
 def benchmark_symbols(count: int) -> list[str]:

@@ -1,6 +1,6 @@
 """The benchmark's reference: the same model behind a minimal FastAPI + uvicorn app.
 
-`uvicorn rps_kedro.serving.fastapi_reference:app` (the model: the BentoML store's
+`uvicorn benchmarks.fastapi_reference:app` (the model: the BentoML store's
 `<store_name>:latest`, loaded at start-up). It shares the service's request models, checks and
 model call (inference.py), so the benchmark compares the serving layers: per request, in
 FastAPI's thread pool, with no batching across requests and no metrics. Not for production.

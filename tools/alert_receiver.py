@@ -11,7 +11,7 @@ receiver and key::
 
 Run it with::
 
-    python -m rps_kedro.monitoring.alert_receiver --port 9095 \
+    python -m tools.alert_receiver --port 9095 \
         --output data/08_reporting/alerts/alerts.jsonl
 
 Standard library only, so the file also runs on its own (``python alert_receiver.py``), which
@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("rps_kedro.monitoring.alert_receiver")
+logger = logging.getLogger("tools.alert_receiver")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9095

@@ -8,7 +8,7 @@ threads with one keep-alive HTTP connection each, sending the same pre-encoded /
 (one symbol, exactly the model's lookback of bars). It shares the machine with the server, as
 a client on the same 2 cores would. A single request is also profiled stage by stage.
 
-`python -m tests.benchmarks.bench_serving` writes data/08_reporting/benchmarks/serving.json.
+`python -m benchmarks.bench_serving` writes data/08_reporting/benchmarks/serving.json.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.harness import write_figures
 from rps_kedro.core.forecasters import FeatureRows
 from rps_kedro.core.model import REGISTERED_MODEL_NAME
-from tests.benchmarks.harness import write_figures
 from tests.conftest import PROJECT_ROOT
 from tests.serving.support import (
     BIN,
@@ -239,7 +239,7 @@ class Floor:
         command = [
             str(BIN / "python"),
             "-m",
-            "tests.benchmarks.bench_serving",
+            "benchmarks.bench_serving",
             "floor",
             f"--model-dir={model_dir}",
             f"--body={body_file}",
@@ -286,7 +286,7 @@ def fastapi_server(bentoml_home: Path, log_dir: Path) -> Iterator[Any]:
     port = free_port()
     argv = [
         str(BIN / "uvicorn"),
-        "rps_kedro.serving.fastapi_reference:app",
+        "benchmarks.fastapi_reference:app",
         f"--host={LOCALHOST}",
         f"--port={port}",
         "--workers=1",

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
 
-from tests.benchmarks import (
+from benchmarks import (
     bench_data_refresh,
     bench_forecasts,
     bench_ingestion,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from tests.benchmarks.bench_ingestion import benchmark_symbols
-from tests.benchmarks.harness import write_figures
+from benchmarks.bench_ingestion import benchmark_symbols
+from benchmarks.harness import write_figures
 from tests.conftest import copy_project
 
 STAGES = ["ingestion", "validation", "features", "modelling"]
