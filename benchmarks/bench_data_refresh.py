@@ -27,7 +27,7 @@ from rps_kedro.pipelines.features.nodes import (
 )
 from rps_kedro.pipelines.validation.nodes import check_bars_quality
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 END = pd.Timestamp("2026-01-01 00:00")
 GOAL = {"features_wall_seconds": 15, "features_peak_memory_mib": 3 * 1024}
 TOP_FUNCTIONS = 8

@@ -19,7 +19,7 @@ from benchmarks.harness import REPORT_DIR, measure, write_figures
 from rps_kedro.core.bars import conform_bars
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
-from rps_kedro.pipelines.modelling.online import retrain, simulate_promotion
+from rps_kedro.pipelines.training.online import retrain, simulate_promotion
 from tests.conftest import PROJECT_ROOT, project_parameters
 
 REAL_DATA = PROJECT_ROOT.parent / "shared/data/real"

@@ -16,9 +16,9 @@ import pandas as pd
 
 from rps_kedro.core.bars import KEY_COLUMNS
 from rps_kedro.core.forecasters import BASELINES, PREDICTION_COLUMNS, Forecaster
-from rps_kedro.pipelines.modelling.nodes import (
+from rps_kedro.pipelines.promotion.nodes import decide_promotion
+from rps_kedro.pipelines.training.nodes import (
     compare_models,
-    decide_promotion,
     evaluate_on_test,
     guard_against_baselines,
     select_and_fit,

@@ -7,12 +7,11 @@ import pytest
 from rps_kedro.core.bars import as_model_input, from_model_input
 from rps_kedro.core.features import BarArrays, feature_columns
 from rps_kedro.core.forecasters import Forecaster
-from rps_kedro.pipelines.modelling.nodes import (
+from rps_kedro.pipelines.promotion.nodes import champion_context, decide_promotion
+from rps_kedro.pipelines.training.nodes import (
     build_drift_reference,
     bundle_model,
-    champion_context,
     choose_for_target,
-    decide_promotion,
     evaluate_on_test,
     guard_against_baselines,
     predict_with_model,
@@ -306,7 +305,8 @@ def test_a_challenger_better_on_every_target_replaces_the_champion(splits, model
 def test_a_first_version_losing_on_one_target_is_served_with_its_baseline(splits, modelling_params):
     _, _, test = splits
     predictions = _test_predictions(test, NOISE["bad_return"])
-    from rps_kedro.pipelines.modelling.nodes import compare_models, model_test_predictions  # noqa: PLC0415
+    from rps_kedro.pipelines.promotion.nodes import model_test_predictions  # noqa: PLC0415
+    from rps_kedro.pipelines.training.nodes import compare_models  # noqa: PLC0415
 
     report = {
         "pooled": compare_models(

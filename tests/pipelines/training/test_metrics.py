@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rps_kedro.pipelines.modelling.metrics import (
+from rps_kedro.pipelines.training.metrics import (
     VolatilityFloor,
     diebold_mariano,
     forecast_metrics,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from rps_kedro.pipelines.modelling.online import known_at, retrain_times, simulate_promotion
+from rps_kedro.pipelines.training.online import known_at, retrain_times, simulate_promotion
 
 
 def test_retrains_start_after_the_warm_up_and_repeat_on_schedule(model_input):
