@@ -8,6 +8,9 @@ threads with one keep-alive HTTP connection each, sending the same pre-encoded /
 (one symbol, exactly the model's lookback of bars). It shares the machine with the server, as
 a client on the same 2 cores would. A single request is also profiled stage by stage.
 
+The Bento is measured too: `bentoml build` (its size on disk, by part) and the built Bento's
+cold start, from `bentoml serve` process start to the first /readyz 200.
+
 `python -m benchmarks.bench_serving` writes data/08_reporting/benchmarks/serving.json.
 """
 
@@ -56,6 +59,8 @@ SYMBOL = "BTC-USD"
 TARGETS = ("bentoml", "bentoml_unbatched", "fastapi", "in_process")
 MS = 1000.0
 PROTOCOL = "bench-floor:"  # prefix of the floor process's answers on its stdout
+COLD_STARTS = 3  # `bentoml serve` starts of the built Bento, timed to the first /readyz 200
+MIB = 1024 * 1024
 
 
 # --- the load generator ---------------------------------------------------------------------
@@ -404,6 +409,58 @@ def run(
     }
 
 
+# --- the Bento: size and cold start ----------------------------------------------------------
+
+
+def build_bento(model: TrainedModel, home: Path) -> str:
+    """`bentoml build` with the project's bentofile.yaml into BentoML home `home`; the tag."""
+    result = subprocess.run(
+        [str(BIN / "bentoml"), "build", "--output=tag"],
+        cwd=model.project,
+        env={**os.environ, **QUIET, "BENTOML_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+
+
+def tree_mib(path: Path) -> float:
+    """Bytes of every file under `path`, in MiB."""
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return round(sum(f.stat().st_size for f in files) / MIB, 3)
+
+
+def bento_size(home: Path, tag: str) -> dict[str, float]:
+    """The built Bento's size in MiB: the whole folder and each top-level part (src, env, models)."""
+    name, version = tag.split(":")
+    folder = home / "bentos" / name / version
+    return {"total_mib": tree_mib(folder)} | {
+        f"{part.name}_mib": tree_mib(part) for part in sorted(folder.iterdir())
+    }
+
+
+def cold_start_seconds(tag: str, home: Path, log_dir: Path) -> float:
+    """`bentoml serve <tag>` from process start until /readyz first answers 200."""
+    started = time.perf_counter()
+    with bentoml_server(tag, home, log_dir, cwd=log_dir):
+        return round(time.perf_counter() - started, 3)
+
+
+def bento_figures(model: TrainedModel, work: Path, starts: int = COLD_STARTS) -> dict[str, Any]:
+    """Build the Bento in a fresh home holding the model; its size and `starts` cold starts."""
+    home = server_home(model.bentoml_home, work / "home-bento")
+    tag = build_bento(model, home)
+    seconds = [cold_start_seconds(tag, home, work) for _ in range(starts)]
+    return {
+        "tag": tag,
+        "size": bento_size(home, tag),
+        "cold_start_seconds": seconds,
+        "cold_start_median_seconds": float(np.median(seconds)),
+    }
+
+
 def _lookback() -> int:
     from rps_kedro.core.features import required_lookback  # noqa: PLC0415
     from tests.conftest import project_parameters  # noqa: PLC0415
@@ -430,10 +487,11 @@ def main() -> None:
     """Train the default model in a project copy, then measure every target."""
     with tempfile.TemporaryDirectory() as tmp:
         model = session_model(Path(tmp), small_model=False)
-        figures = run(model)
+        figures = run(model) | {"bento": bento_figures(model, Path(tmp))}
     path = write_figures("serving", figures)
     print(table(figures))  # noqa: T201
-    print(f"profile of one request (ms): {figures['profile_ms']}\n{path}")  # noqa: T201
+    print(f"profile of one request (ms): {figures['profile_ms']}")  # noqa: T201
+    print(f"bento: {figures['bento']}\n{path}")  # noqa: T201
 
 
 if __name__ == "__main__":
