@@ -323,8 +323,7 @@ def _unbatched_conf(destination: Path) -> Path:
 
 
 def _model_dir(model: TrainedModel) -> Path:
-    name, version = model.tag.split(":")
-    return model.bentoml_home / "models" / name / version / "mlflow_model"
+    return store_folder(model.bentoml_home, "models", model.tag) / "mlflow_model"
 
 
 def _goal_met(results: dict[str, Any]) -> dict[str, bool]:
@@ -432,13 +431,19 @@ def tree_mib(path: Path) -> float:
     return round(sum(f.stat().st_size for f in files) / MIB, 3)
 
 
-def bento_size(home: Path, tag: str) -> dict[str, float]:
-    """The built Bento's size in MiB: the whole folder and each top-level part (src, env, models)."""
-    name, version = tag.split(":")
-    folder = home / "bentos" / name / version
-    return {"total_mib": tree_mib(folder)} | {
-        f"{part.name}_mib": tree_mib(part) for part in sorted(folder.iterdir())
-    }
+def store_folder(home: Path, store: str, tag: str) -> Path:
+    """Where BentoML home `home` keeps `tag` in its `store` ("bentos" or "models")."""
+    return home.joinpath(store, *tag.split(":"))
+
+
+def bento_size(home: Path, tag: str, model_tag: str) -> dict[str, float]:
+    """The built Bento's size in MiB, whole and per top-level part, and the model it references
+    (kept in the model store; `bentoml export` and containerize add it)."""
+    folder = store_folder(home, "bentos", tag)
+    return {
+        "bento_mib": tree_mib(folder),
+        "model_mib": tree_mib(store_folder(home, "models", model_tag)),
+    } | {f"bento_{part.name}_mib": tree_mib(part) for part in sorted(folder.iterdir())}
 
 
 def cold_start_seconds(tag: str, home: Path, log_dir: Path) -> float:
@@ -455,7 +460,7 @@ def bento_figures(model: TrainedModel, work: Path, starts: int = COLD_STARTS) ->
     seconds = [cold_start_seconds(tag, home, work) for _ in range(starts)]
     return {
         "tag": tag,
-        "size": bento_size(home, tag),
+        "size": bento_size(home, tag, model.tag),
         "cold_start_seconds": seconds,
         "cold_start_median_seconds": float(np.median(seconds)),
     }

@@ -15,7 +15,10 @@ def extra_packages(extra: str) -> list[str]:
     declared = [Requirement(line) for line in requires(PROJECT) or []]
     names = [r.name for r in declared if r.marker and r.marker.evaluate({"extra": extra})]
     if not names:
-        raise LookupError(f"{PROJECT} declares no extra {extra!r} (run `make setup` after editing)")
+        raise LookupError(
+            f"{PROJECT} declares no extra {extra!r}: reinstall the project after editing"
+            " pyproject.toml (make setup, make airflow-setup)"
+        )
     return names
 
 
