@@ -34,9 +34,12 @@ format: setup
 	$(VENV_BIN)/ruff format .
 
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
-	$(VENV_BIN)/python -m tests.benchmarks
+	$(VENV_BIN)/python -m benchmarks
 
-.PHONY: bento serve mlflow monitor alert-receiver monitoring-check
+.PHONY: bento bentofile serve mlflow monitor alert-receiver monitoring-check
+
+bentofile: setup  ## bentofile.yaml's python packages from pyproject's extra `bento` (commit the result)
+	$(VENV_BIN)/python -m tools.bentofile
 
 bento: setup  ## import models:/rps_kedro@champion into the BentoML store, then `bentoml build`
 	$(VENV_BIN)/python -m rps_kedro.serving.build
@@ -52,7 +55,7 @@ monitor: setup  ## Prometheus :9090, Alertmanager :9093, alert receiver :9095, a
 	scripts/monitor.sh
 
 alert-receiver: setup  ## only the Alertmanager webhook receiver: alerts -> data/08_reporting/alerts/alerts.jsonl
-	$(VENV_BIN)/python -m rps_kedro.monitoring.alert_receiver --host 127.0.0.1 --port 9095 \
+	$(VENV_BIN)/python -m tools.alert_receiver --host 127.0.0.1 --port 9095 \
 		--output data/08_reporting/alerts/alerts.jsonl
 
 monitoring-check:  ## promtool/amtool checks and the alert rules' unit tests

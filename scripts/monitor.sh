@@ -66,7 +66,7 @@ wait_ready() {  # name url
 }
 
 if [[ "${MONITOR_RECEIVER:-1}" != 0 ]]; then
-  "$PYTHON" -m rps_kedro.monitoring.alert_receiver --host 127.0.0.1 --port 9095 \
+  "$PYTHON" -m tools.alert_receiver --host 127.0.0.1 --port 9095 \
     --output "$ALERTS" >"$STATE/alert-receiver.log" 2>&1 &
   pids+=($!)
   wait_ready alert-receiver http://127.0.0.1:9095/healthz

@@ -83,17 +83,9 @@ def project(tmp_path) -> Path:
 
 def project_parameters(env: str = "base", **runtime_params: object) -> dict:
     """The project's parameters as Kedro resolves them (globals, runtime params, env merge)."""
-    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+    from rps_kedro.config import load_config  # noqa: PLC0415
 
-    from rps_kedro.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
-
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        env=env,
-        runtime_params=runtime_params,
-        **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
-    )
-    return loader["parameters"]
+    return load_config("parameters", PROJECT_ROOT / "conf", env, runtime_params)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.benchmarks import bench_serving
-from tests.benchmarks.harness import write_figures
+from benchmarks import bench_serving
+from benchmarks.harness import write_figures
 from tests.serving.support import session_model
 
 # The BentoML target is `bentoml serve` as tests/serving runs it; here the two others.
@@ -52,3 +52,12 @@ def test_serving_benchmark_measures_every_target(tmp_path_factory, tmp_path):
     assert "| fastapi | 2 |" in bench_serving.table(figures)
     path = write_figures("serving", figures, tmp_path)
     assert json.loads(path.read_text())["in_process"]["1"]["requests"] > 0
+
+
+@pytest.mark.integration
+def test_the_bento_is_built_sized_and_started(tmp_path_factory, tmp_path):
+    model = session_model(tmp_path_factory.mktemp("serving-bench"))  # shared with tests/serving
+    figures = bench_serving.bento_figures(model, tmp_path, starts=1)
+    size = figures["size"]
+    assert 0 < size["bento_src_mib"] < size["bento_mib"] and size["model_mib"] > 0
+    assert figures["cold_start_seconds"][0] == figures["cold_start_median_seconds"] > 0

@@ -2,8 +2,8 @@
 
 import json
 
-from tests.benchmarks import bench_data_refresh, bench_ingestion
-from tests.benchmarks.harness import write_figures
+from benchmarks import bench_data_refresh, bench_ingestion
+from benchmarks.harness import write_figures
 
 
 def test_ingestion_benchmark_reports_rows_and_memory(tmp_path):
@@ -52,7 +52,7 @@ def test_data_refresh_benchmark_reports_each_step(tmp_path):
 
 
 def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
-    from tests.benchmarks import bench_pipeline  # noqa: PLC0415
+    from benchmarks import bench_pipeline  # noqa: PLC0415
 
     monkeypatch.setattr(bench_pipeline, "STAGES", ["ingestion"])
     figures = bench_pipeline.run(symbol_count=1, years=1)
@@ -62,7 +62,7 @@ def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
 
 
 def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypatch, tmp_path):
-    from tests.benchmarks import bench_forecasts  # noqa: PLC0415
+    from benchmarks import bench_forecasts  # noqa: PLC0415
 
     monkeypatch.setattr(
         bench_forecasts, "WEEKLY", {"warmup_fraction": 0.8, "retrain_every_hours": 168}

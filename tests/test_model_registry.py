@@ -13,6 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from rps_kedro.core.bars import as_model_input
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,7 @@ def registry_project(tmp_path_factory):
 
 
 def _aliases() -> dict[str, int]:
-    model = MlflowClient().get_registered_model("rps_kedro")
+    model = MlflowClient().get_registered_model(REGISTERED_MODEL_NAME)
     return {alias: int(version) for alias, version in model.aliases.items()}
 
 
@@ -95,7 +96,7 @@ def test_champion_moves_only_to_a_model_not_worse_on_any_target(registry_project
 
 def test_registered_versions_carry_a_model_card_and_their_training_data(registry_project):
     client = MlflowClient()
-    version = client.get_model_version_by_alias("rps_kedro", "champion")
+    version = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
     card = version.description
     assert card.startswith("# rps_kedro model card")
     assert "## What is served" in card and "## Known limits" in card
@@ -107,7 +108,7 @@ def test_registered_versions_carry_a_model_card_and_their_training_data(registry
 
 def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
     project, _ = registry_project
-    model = mlflow.pyfunc.load_model("models:/rps_kedro@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@champion")
     bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
     predictions = model.predict(as_model_input(bars))
     training = pd.read_parquet(project / "data/07_model_output/test_predictions.parquet")
@@ -125,7 +126,7 @@ def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
 
 
 def test_model_carries_signature_example_and_drift_reference(registry_project):
-    info = mlflow.models.get_model_info("models:/rps_kedro@champion")
+    info = mlflow.models.get_model_info(f"models:/{REGISTERED_MODEL_NAME}@champion")
     assert [column.name for column in info.signature.inputs] == [
         "symbol",
         "timestamp",
@@ -135,7 +136,7 @@ def test_model_carries_signature_example_and_drift_reference(registry_project):
         "close",
         "volume",
     ]
-    local = Path(mlflow.artifacts.download_artifacts("models:/rps_kedro@champion"))
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL_NAME}@champion"))
     files = {path.name for path in local.rglob("*")}
     assert "forecast_model.pkl" in files, "the model bundle (core/model.py)"
     assert any(name.startswith("input_example") for name in files)
@@ -192,7 +193,7 @@ def test_gate_command_fails_on_the_worse_model_and_passes_on_the_better(
 
 def test_runs_log_metrics_plots_and_reports(registry_project):
     client = MlflowClient()
-    version = client.get_model_version_by_alias("rps_kedro", "champion")
+    version = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
     run = client.get_run(version.run_id)
     metrics = {
         name.removeprefix("modelling_metrics."): value for name, value in run.data.metrics.items()
@@ -220,7 +221,9 @@ def test_runs_log_metrics_plots_and_reports(registry_project):
         "plots/volatility_comparison.png",
         "reports/model_card.md",
     } <= logged
-    full_run = client.get_model_version("rps_kedro", "2").run_id  # ran the whole default pipeline
+    full_run = client.get_model_version(
+        REGISTERED_MODEL_NAME, "2"
+    ).run_id  # ran the whole default pipeline
     assert "reports/model_input_profile.html" in {
         item.path for item in client.list_artifacts(full_run, "reports")
     }

@@ -13,7 +13,7 @@ import pytest
 
 from rps_kedro.core.bars import conform_bars
 from rps_kedro.pipelines.features.nodes import build_model_input
-from rps_kedro.pipelines.modelling.online import retrain
+from rps_kedro.pipelines.training.online import retrain
 from tests.conftest import PROJECT_ROOT, kedro_run, project_parameters
 
 REAL_DATA = PROJECT_ROOT.parent / "shared/data/real"

@@ -19,12 +19,12 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.pipelines.modelling.pipeline import REGISTERED_MODEL_NAME
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 
 
-TRAINING_DATA = {"training": ("train", "validation"), "testing": ("test",)}
+TRAINING_DATA = {"training": ("train", "tuning"), "testing": ("test",)}
 
 
 class ModelInputExampleHook:

@@ -19,7 +19,7 @@ from rps_kedro.core.model import (
 )
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
-from rps_kedro.pipelines.modelling.nodes import build_drift_reference
+from rps_kedro.pipelines.training.nodes import build_drift_reference
 from tests.conftest import SIMULATION_END, SYMBOLS
 
 BASELINES_SERVED = {"return": "persistence", "volatility": "har"}

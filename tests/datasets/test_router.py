@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, DatasetError
 
+from rps_kedro.config import load_config
 from rps_kedro.datasets import (
     AlphaVantageDataset,
     BinanceDataset,
@@ -162,9 +162,10 @@ def test_catalog_without_any_key_names_the_fix(server, monkeypatch):
 
 def test_live_catalog_gives_every_provider_a_deadline_and_the_calendar(monkeypatch):
     monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "ENV-KEY")
-    conf = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="live")
     live = yaml.safe_load((PROJECT_ROOT / "conf/live/catalog.yml").read_text())["market_source"]
-    catalog = DataCatalog.from_config(conf["catalog"], {"alpha_vantage": {}})
+    catalog = DataCatalog.from_config(
+        load_config("catalog", PROJECT_ROOT / "conf", "live"), {"alpha_vantage": {}}
+    )
 
     router = catalog.load("market_source")
 
@@ -177,8 +178,9 @@ def test_live_catalog_gives_every_provider_a_deadline_and_the_calendar(monkeypat
 @pytest.mark.parametrize("now", ["2025-01-02 21:00", "2025-07-07 14:00", "2025-12-01 15:00"])
 def test_live_first_fetch_of_a_new_stock_covers_the_gates_minimum_history(monkeypatch, now):
     monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "ENV-KEY")
-    conf = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="live")
-    stocks = DataCatalog.from_config(conf["catalog"], {"alpha_vantage": {}}).load("market_source")
+    stocks = DataCatalog.from_config(
+        load_config("catalog", PROJECT_ROOT / "conf", "live"), {"alpha_vantage": {}}
+    ).load("market_source")
     stocks = stocks.sources["stocks"]
     end = pd.Timestamp(now, tz="UTC")
     start = end - pd.Timedelta(hours=stocks.backfill_hours)

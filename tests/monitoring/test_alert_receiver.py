@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from rps_kedro.monitoring.alert_receiver import (
+from tests.support.servers import http_request, running_alert_receiver
+from tools.alert_receiver import (
     DEFAULT_OUTPUT,
     PayloadError,
     alert_records,
     make_server,
     parse_args,
 )
-from tests.support.servers import http_request, running_alert_receiver
 
 PAYLOAD = json.loads((Path(__file__).parent / "fixtures/alertmanager_webhook_v4.json").read_text())
 
@@ -132,7 +132,7 @@ def test_cli_defaults_write_under_08_reporting():
 
 
 def test_the_module_entry_point_serves_and_stops_cleanly_on_sigterm(tmp_path):
-    """`python -m rps_kedro.monitoring.alert_receiver --port P --output F`, as `make` runs it."""
+    """`python -m tools.alert_receiver --port P --output F`, as `make` runs it."""
     output = tmp_path / "new" / "folder" / "alerts.jsonl"
     with running_alert_receiver(output, tmp_path) as server:
         assert http_request(f"{server.url}/alerts", PAYLOAD)[0] == 200

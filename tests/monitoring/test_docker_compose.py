@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rps_kedro.monitoring.alert_receiver import parse_args
 from tests.support.servers import MONITORING_DIR
+from tools.alert_receiver import parse_args
 
 COMPOSE_FILE = MONITORING_DIR / "docker-compose.yml"
 SERVICES = {"rps-service", "mlflow", "prometheus", "alertmanager", "alert-receiver", "grafana"}

@@ -1,7 +1,7 @@
 """Session fixtures of the serving tests: one trained project copy (its registry's champion),
 a BentoML home seeded with it, and one `bentoml serve` of the service that the HTTP tests share.
 
-The service is started with the project copy's conf: conf/local/parameters_serving.yml there
+The service is started with the project copy's conf: conf/local/serving.yml there
 shortens the drift window so the drift test moves it with a few requests.
 """
 
@@ -51,7 +51,7 @@ class RunningService:
 def trained_model(tmp_path_factory) -> TrainedModel:
     """A project copy trained once per session and its champion in a BentoML model store."""
     model = session_model(tmp_path_factory.mktemp("serving"))
-    (model.project / "conf/local/parameters_serving.yml").write_text(
+    (model.project / "conf/local/serving.yml").write_text(
         yaml.safe_dump({"serving": {"drift": {"window_requests": TEST_DRIFT_WINDOW}}})
     )
     return model

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 from tests.serving.support import (
     BIN,
     bentoml_server,
@@ -70,5 +71,5 @@ def test_the_built_bento_serves_from_its_own_code(bento_tag, trained_model, tmp_
 
 def test_importing_the_same_champion_again_is_a_no_op(trained_model):
     assert seed_bentoml_home(trained_model.project, trained_model.bentoml_home) == trained_model.tag
-    models = list((trained_model.bentoml_home / "models" / "rps_kedro").iterdir())
+    models = list((trained_model.bentoml_home / "models" / REGISTERED_MODEL_NAME).iterdir())
     assert [m.name for m in models if m.is_dir()] == [trained_model.tag.split(":")[1]]

@@ -12,11 +12,11 @@ import pytest
 
 from rps_kedro.core.bars import empty_bars
 from rps_kedro.core.features import BarArrays, feature_columns, required_lookback
-from rps_kedro.core.model import ForecastModel
+from rps_kedro.core.model import REGISTERED_MODEL_NAME, ForecastModel
 from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
+from rps_kedro.serving.request_checks import BarColumns, InvalidInput
 from rps_kedro.serving.schemas import Bar
 from rps_kedro.serving.settings import settings
-from rps_kedro.serving.validation import BarColumns, InvalidInput
 from tests.conftest import project_parameters
 
 PARAMS = project_parameters()
@@ -50,7 +50,7 @@ def predictor() -> Predictor:
     reference = {"features": {n: {"lower": -1e9, "upper": 1e9} for n in names}}
     reference["features"]["log_return"] = {"lower": -0.001, "upper": 0.001}
     model = ForecastModel.build(EchoForecaster(names), FEATURES, reference, empty_bars())
-    return Predictor(model, ModelInfo("rps_kedro", "7", "champion"))
+    return Predictor(model, ModelInfo(REGISTERED_MODEL_NAME, "7", "champion"))
 
 
 def item(symbol: str, bars: pd.DataFrame) -> Item:

@@ -16,6 +16,7 @@ import yaml
 
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.features import feature_columns, required_lookback
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
@@ -36,7 +37,7 @@ def champion(trained_model):
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{trained_model.project / 'mlflow.db'}")
     try:
-        yield mlflow.pyfunc.load_model("models:/rps_kedro@champion")
+        yield mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@champion")
     finally:
         mlflow.set_tracking_uri(previous)
 

@@ -390,12 +390,12 @@ class MonitoringStack:
 
 @contextlib.contextmanager
 def running_alert_receiver(output: Path, log_dir: Path) -> Iterator[ServerProcess]:
-    """``python -m rps_kedro.monitoring.alert_receiver`` on a free port, appending to ``output``."""
+    """``python -m tools.alert_receiver`` on a free port, appending to ``output``."""
     port = free_port()
     argv = [
         sys.executable,
         "-m",
-        "rps_kedro.monitoring.alert_receiver",
+        "tools.alert_receiver",
         f"--host={LOCALHOST}",
         f"--port={port}",
         f"--output={output}",

@@ -10,6 +10,8 @@ from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,7 +19,10 @@ class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
     """Loads `models:/<name>@<alias>` as {"version", "run_id", "model"} or None if absent."""
 
     def __init__(
-        self, model_name: str, alias: str = "champion", metadata: dict[str, Any] | None = None
+        self,
+        model_name: str = REGISTERED_MODEL_NAME,
+        alias: str = "champion",
+        metadata: dict[str, Any] | None = None,
     ):
         self.model_name = model_name
         self.alias = alias

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rps_kedro.config import load_config
 from rps_kedro.serving.settings import find_conf_source, load_settings
 
 logger = logging.getLogger(__name__)
@@ -23,20 +24,8 @@ logger = logging.getLogger(__name__)
 
 def tracking_uri(conf_source: Path) -> str:
     """The project's MLflow tracking URI, as kedro-mlflow reads it from mlflow.yml."""
-    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
-
-    from rps_kedro.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
-
-    env = os.environ.get("KEDRO_ENV") or CONFIG_LOADER_ARGS["default_run_env"]
-    if not (conf_source / env).is_dir():
-        env = CONFIG_LOADER_ARGS["base_env"]
-    loader = OmegaConfigLoader(
-        conf_source=str(conf_source),
-        env=env,
-        **{**CONFIG_LOADER_ARGS, "default_run_env": env},
-        config_patterns={"mlflow": ["mlflow*", "mlflow*/**"]},
-    )
-    return loader["mlflow"]["server"]["mlflow_tracking_uri"]
+    mlflow_conf = load_config("mlflow", conf_source, os.environ.get("KEDRO_ENV"))
+    return mlflow_conf["server"]["mlflow_tracking_uri"]
 
 
 def import_champion(

@@ -27,9 +27,9 @@ import numpy as np
 from rps_kedro.core.bars import VALUE_COLUMNS
 from rps_kedro.core.features import BarArrays
 from rps_kedro.core.model import ForecastModel, Predictions, load_from_mlflow_model
+from rps_kedro.serving.request_checks import BarColumns, InvalidInput, Loc, check_bars, error
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings
-from rps_kedro.serving.validation import BarColumns, InvalidInput, Loc, check_bars, error
 
 MLFLOW_MODEL_FOLDER = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
 KEY_SEPARATOR = "|"  # not allowed in symbols (schemas.SYMBOL_PATTERN)

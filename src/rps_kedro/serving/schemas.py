@@ -2,7 +2,7 @@
 
 Pydantic checks each value on its own (types, finite and positive prices, sizes); the checks
 that need several bars or the model (order, hourly spacing, OHLC consistency, enough bars for
-the feature lookback) are in validation.py. Both answer 400 with the same body: `ErrorResponse`,
+the feature lookback) are in request_checks.py. Both answer 400 with the same body: `ErrorResponse`,
 each error naming the field (`loc`) and the reason (`msg`).
 """
 

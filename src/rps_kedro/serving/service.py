@@ -5,7 +5,7 @@ and builds the Bento; `make serve` serves it. Each worker loads the model in the
 /livez answers at once, /readyz answers 503 until the model is loaded and has made one
 prediction (the bundle's example bars), and a prediction request arriving meanwhile waits for it.
 
-A request is validated by pydantic (schemas.py), then across its bars (validation.py), then
+A request is validated by pydantic (schemas.py), then across its bars (request_checks.py), then
 queued for the model (batching.py), which calls the registered model bundle's own feature and
 predict steps (inference.py, core/model.py). Every bad input gets a 400 (413 for an oversized body, 415 for a body that
 is not JSON) naming the field and the reason; nothing a client sends gives a 5xx.
@@ -46,6 +46,7 @@ from rps_kedro.serving.inference import (  # noqa: E402
     request_items,
 )
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
+from rps_kedro.serving.request_checks import InvalidInput, Loc  # noqa: E402
 from rps_kedro.serving.schemas import (  # noqa: E402
     Bar,
     BatchRequest,
@@ -55,7 +56,6 @@ from rps_kedro.serving.schemas import (  # noqa: E402
     Prediction,
     PredictRequest,
 )
-from rps_kedro.serving.validation import InvalidInput, Loc  # noqa: E402
 
 logger = logging.getLogger("rps_kedro.serving")
 logger.setLevel(logging.INFO)

@@ -1,5 +1,5 @@
-"""The service's settings: `serving:` in conf/<env>/parameters_serving.yml, read with Kedro's
-OmegaConfigLoader (conf/base, then the run environment's overrides, key by key)."""
+"""The service's settings: `serving:` in conf/<env>/serving.yml, read by rps_kedro.config
+(conf/base, then the run environment's overrides, key by key)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from pydantic import (
     field_validator,
 )
 
+from rps_kedro.config import BASE_ENV, load_config
+from rps_kedro.core.model import REGISTERED_MODEL_NAME
+
 CONF_SOURCE_VARIABLE = "RPS_CONF_SOURCE"  # a conf/ folder; default: ./conf, then the project's
 ENV_VARIABLE = "KEDRO_ENV"
-DEFAULT_ENV = "local"
-BASE_ENV = "base"
-PATTERNS = ["parameters_serving*", "parameters_serving*/**"]
+SETTINGS_FILE = "serving.yml"
 BOUNDARY_THAT_ALERTS_NEED = 0.5  # monitoring/rules: "p95 inference latency above 500 ms"
 
 
@@ -30,9 +31,9 @@ class _Settings(BaseModel):
 
 
 class ModelSettings(_Settings):
-    registered_name: str
+    registered_name: str = REGISTERED_MODEL_NAME  # the MLflow model `make bento` imports
     alias: str
-    store_name: str
+    store_name: str = REGISTERED_MODEL_NAME  # the BentoML store's; the service serves :latest
 
 
 class ServiceSettings(_Settings):
@@ -105,31 +106,19 @@ def find_conf_source() -> Path:
         return Path(configured)
     candidates = [*(p / "conf" for p in Path(__file__).resolve().parents), Path.cwd() / "conf"]
     for candidate in candidates:
-        if any((candidate / BASE_ENV).glob(PATTERNS[0])):
+        if (candidate / BASE_ENV / SETTINGS_FILE).is_file():
             return candidate
     raise FileNotFoundError(
-        f"no conf/{BASE_ENV}/parameters_serving.yml next to {Path(__file__).parent} or in"
+        f"no conf/{BASE_ENV}/{SETTINGS_FILE} next to {Path(__file__).parent} or in"
         f" {Path.cwd()}: set {CONF_SOURCE_VARIABLE} to the project's conf folder"
     )
 
 
 def load_settings(conf_source: Path | None = None, env: str | None = None) -> ServingSettings:
-    """The `serving:` parameters of conf/base merged with conf/<env> (when that folder exists)."""
-    from kedro.config import OmegaConfigLoader  # noqa: PLC0415 (kept off the import path)
-
+    """The `serving:` settings of conf/base merged with conf/<env> (when that folder exists)."""
     conf_source = Path(conf_source or find_conf_source())
-    env = env or os.environ.get(ENV_VARIABLE) or DEFAULT_ENV
-    if not (conf_source / env).is_dir():
-        env = BASE_ENV
-    loader = OmegaConfigLoader(
-        conf_source=str(conf_source),
-        env=env,
-        base_env=BASE_ENV,
-        default_run_env=BASE_ENV,
-        config_patterns={"serving": PATTERNS},
-        merge_strategy={"serving": "soft"},
-    )
-    return ServingSettings.model_validate(loader["serving"]["serving"])
+    serving = load_config("serving", conf_source, env or os.environ.get(ENV_VARIABLE))
+    return ServingSettings.model_validate(serving["serving"])
 
 
 @lru_cache(maxsize=1)

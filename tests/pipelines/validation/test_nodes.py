@@ -14,19 +14,11 @@ from rps_kedro.pipelines.validation.nodes import (
     check_bars_quality,
     enforce_quality_gate,
 )
-from tests.conftest import PROJECT_ROOT, SIMULATION_END, SYMBOLS, project_parameters
+from tests.conftest import PROJECT_ROOT, SYMBOLS
 
 REAL_SOL = PROJECT_ROOT.parent / "shared/data/real/SOL-USDT_1h.parquet"
 REAL_IBM = PROJECT_ROOT.parent / "shared/data/real/IBM_1h.parquet"
 CUT = pd.Timestamp("2025-06-16 00:00", tz="UTC")  # history before, new bars from here (Monday)
-
-
-@pytest.fixture(scope="module")
-def params() -> dict:
-    """The project's validation parameters; 'now' is the end of the simulator's last bar."""
-    config = project_parameters()["validation"]
-    config["as_of"] = str(pd.Timestamp(SIMULATION_END, tz="UTC") + pd.Timedelta(hours=1))
-    return config
 
 
 @pytest.fixture

@@ -1,0 +1,19 @@
+"""The reporting pipeline after training and promotion, one run on an in-memory catalog."""
+
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+
+from rps_kedro.pipelines import promotion, reporting, training
+
+
+def test_reporting_writes_the_card_the_figures_and_the_metrics(modelling_catalog):
+    stages = (training, promotion, reporting)
+    SequentialRunner().run(
+        sum((s.create_pipeline() for s in stages), Pipeline([])), modelling_catalog
+    )
+
+    assert "model card" in modelling_catalog["model_card"].load()
+    assert modelling_catalog["data_checks_report"].load()["success"]
+    assert modelling_catalog["modelling_metrics"].load()
+    assert modelling_catalog["residuals_plot"].load().axes
+    assert "PASSED" in modelling_catalog["validation_page"].load()
