@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks.harness import write_figures
 from rps_kedro.core.forecasters import FeatureRows
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 from tests.conftest import PROJECT_ROOT
 from tests.serving.support import (
     BIN,
@@ -139,12 +139,8 @@ def http_sender(url: str, path: str, body: bytes) -> Callable[[], Callable[[], b
 
 def _load_in_process(model_dir: Path) -> Any:
     """The predictor from the stored MLflow model, set up as the service sets up its worker."""
-    from rps_kedro.serving.inference import (  # noqa: PLC0415
-        ModelInfo,
-        Predictor,
-        example_items,
-        inference_executor,
-    )
+    from rps_kedro.serving.batching import inference_executor  # noqa: PLC0415
+    from rps_kedro.serving.inference import ModelInfo, Predictor, example_items  # noqa: PLC0415
 
     with inference_executor(1) as executor:
         predictor = Predictor.from_mlflow_model(
@@ -160,7 +156,6 @@ def _load_in_process(model_dir: Path) -> Any:
 
 def _request_path(predictor: Any, body: bytes) -> Callable[[], bytes]:
     """What a request costs without HTTP: parse, check, model call, serialise the answer."""
-    from rps_kedro.serving.inference import request_items  # noqa: PLC0415
     from rps_kedro.serving.schemas import Prediction, PredictRequest  # noqa: PLC0415
     from rps_kedro.serving.settings import settings  # noqa: PLC0415
 
@@ -168,7 +163,7 @@ def _request_path(predictor: Any, body: bytes) -> Callable[[], bytes]:
 
     def call() -> bytes:
         request = PredictRequest.model_validate_json(body)
-        items = request_items(predictor, [(request.symbol, request.bars)], [()], limits)
+        items = predictor.items([(request.symbol, request.bars)], [()], limits)
         outcome = predictor.predict(items)[0]
         return Prediction.model_construct(**outcome.prediction).model_dump_json().encode()
 
@@ -177,7 +172,6 @@ def _request_path(predictor: Any, body: bytes) -> Callable[[], bytes]:
 
 def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage of one /predict request, in the service's order."""
-    from rps_kedro.serving.inference import request_items  # noqa: PLC0415
     from rps_kedro.serving.schemas import Prediction, PredictRequest  # noqa: PLC0415
     from rps_kedro.serving.settings import settings  # noqa: PLC0415
 
@@ -195,7 +189,7 @@ def profile_request(predictor: Any, body: bytes, repeats: int) -> dict[str, floa
         request = timed("parse_json_pydantic", lambda: PredictRequest.model_validate_json(body))
         items = timed(
             "check_bars",
-            lambda r=request: request_items(predictor, [(r.symbol, r.bars)], [()], limits),
+            lambda r=request: predictor.items([(r.symbol, r.bars)], [()], limits),
         )
         bars, rows = timed("build_columns", lambda i=items: predictor.bars(i))
         latest = timed("feature_matrix", lambda b=bars, r=rows: model.feature_matrix(b, r))

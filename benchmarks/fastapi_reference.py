@@ -20,13 +20,8 @@ os.environ.setdefault("OMP_NUM_THREADS", str(SETTINGS.service.inference_threads)
 from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
-from rps_kedro.serving.inference import (  # noqa: E402
-    Predictor,
-    inference_executor,
-    load_predictor,
-    model_info,
-    request_items,
-)
+from rps_kedro.serving.batching import inference_executor  # noqa: E402
+from rps_kedro.serving.inference import Predictor, load_predictor, model_info  # noqa: E402
 from rps_kedro.serving.request_checks import InvalidInput  # noqa: E402
 from rps_kedro.serving.schemas import ErrorResponse, Prediction, PredictRequest  # noqa: E402
 
@@ -57,7 +52,7 @@ def readyz() -> dict[str, bool]:
 def predict(request: PredictRequest) -> Prediction | JSONResponse:
     predictor = state["predictor"]
     try:
-        items = request_items(predictor, [(request.symbol, request.bars)], [()], SETTINGS.limits)
+        items = predictor.items([(request.symbol, request.bars)], [()], SETTINGS.limits)
     except InvalidInput as invalid:
         body = ErrorResponse(error="invalid bars", detail=invalid.errors)
         return JSONResponse(body.model_dump(mode="json"), status_code=400)

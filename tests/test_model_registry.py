@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from rps_kedro.core.bars import as_model_input
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 

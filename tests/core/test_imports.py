@@ -16,13 +16,14 @@ TRAINING_ONLY = [
     "mlflow",
     "rps_kedro.pipelines",
 ]
+MODEL_CODE = ["sklearn", "pandas", "scipy", "exchange_calendars"]
 
 
-def _loaded_after_import(module: str) -> list[str]:
-    """The training-only packages in sys.modules after importing `module` in a fresh interpreter."""
+def _loaded_after_import(module: str, packages: list[str]) -> list[str]:
+    """Which of `packages` are in sys.modules after importing `module` in a fresh interpreter."""
     code = (
         f"import json, sys; import {module}; "
-        f"print(json.dumps([m for m in {TRAINING_ONLY!r} if m in sys.modules]))"
+        f"print(json.dumps([m for m in {packages!r} if m in sys.modules]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -39,4 +40,10 @@ def _loaded_after_import(module: str) -> list[str]:
     "module", ["rps_kedro.core.model", "rps_kedro.serving.service", "rps_kedro.serving.inference"]
 )
 def test_serving_imports_only_the_core(module):
-    assert _loaded_after_import(module) == []
+    assert _loaded_after_import(module, TRAINING_ONLY) == []
+
+
+def test_service_definition_loads_no_model_code():
+    """`bentoml serve`'s main process imports the service only to read its definition: the
+    model code loads in each worker's loading thread, off the cold start's critical path."""
+    assert _loaded_after_import("rps_kedro.serving.service", MODEL_CODE) == []

@@ -11,12 +11,8 @@ import yaml
 from rps_kedro.core.bars import as_model_input, conform_bars
 from rps_kedro.core.features import BarArrays, feature_columns
 from rps_kedro.core.forecasters import Forecaster, build_candidates, fit_candidate
-from rps_kedro.core.model import (
-    MODEL_ARTIFACT,
-    ForecastModel,
-    ModelFormatError,
-    load_from_mlflow_model,
-)
+from rps_kedro.core.model import ForecastModel, ModelFormatError, load_from_mlflow_model
+from rps_kedro.core.model_names import MODEL_ARTIFACT
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
 from rps_kedro.pipelines.training.nodes import build_drift_reference

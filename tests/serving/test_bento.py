@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 from tests.serving.support import (
     BIN,
     bentoml_server,

@@ -12,8 +12,9 @@ import pytest
 
 from rps_kedro.core.bars import empty_bars
 from rps_kedro.core.features import BarArrays, feature_columns, required_lookback
-from rps_kedro.core.model import REGISTERED_MODEL_NAME, ForecastModel
-from rps_kedro.serving.inference import Item, ModelInfo, Predictor, request_items
+from rps_kedro.core.model import ForecastModel
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
+from rps_kedro.serving.inference import Item, ModelInfo, Predictor
 from rps_kedro.serving.request_checks import BarColumns, InvalidInput
 from rps_kedro.serving.schemas import Bar
 from rps_kedro.serving.settings import settings
@@ -140,7 +141,7 @@ def test_a_stock_outside_the_exchange_calendar_is_invalid_input_not_a_server_err
     ]
     requests, locs = [("AAPL", bars), ("BTC-USD", bars)], [("requests", 0), ("requests", 1)]
     with pytest.raises(InvalidInput) as raised:
-        request_items(predictor, requests, locs, settings().limits)
+        predictor.items(requests, locs, settings().limits)
     (only,) = raised.value.errors
     assert (only.loc, only.type) == (
         ["requests", 0, "bars", LOOKBACK - 1, "timestamp"],

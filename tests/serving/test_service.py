@@ -16,7 +16,7 @@ import yaml
 
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.features import feature_columns, required_lookback
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters

@@ -39,10 +39,9 @@ from rps_kedro.core.forecasters import (
     Forecaster,
 )
 from rps_kedro.core.market_calendar import HOUR_NS, MarketCalendar
+from rps_kedro.core.model_names import MODEL_ARTIFACT
 
 MODEL_FORMAT = 1  # raise when the bundle's fields change meaning
-REGISTERED_MODEL_NAME = "rps_kedro"  # the MLflow registered model (and BentoML store) name
-MODEL_ARTIFACT = "forecast_model"  # the catalog entry, and so the MLflow model's artifact
 PREDICTION_ORDER = [
     *KEY_COLUMNS,
     "prediction_for",

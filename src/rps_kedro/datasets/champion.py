@@ -10,7 +10,7 @@ from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -101,3 +101,19 @@ def _set(future: asyncio.Future, result: object = None, exception: BaseException
         future.set_exception(exception)
     else:
         future.set_result(result)
+
+
+def _limit_threads(threads: int) -> None:
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    threadpool_limits(limits=threads)
+
+
+def inference_executor(threads: int) -> ThreadPoolExecutor:
+    """The single thread that runs the model, its native thread pools limited to `threads`."""
+    return ThreadPoolExecutor(
+        max_workers=1,
+        thread_name_prefix="rps-inference",
+        initializer=_limit_threads,
+        initargs=(threads,),
+    )

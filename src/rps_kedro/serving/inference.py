@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +96,50 @@ class Predictor:
     def is_crypto(self, symbol: str) -> bool:
         return self.calendar.is_crypto(symbol)
 
+    def items(
+        self,
+        requests: Sequence[tuple[str, list[Bar]]],
+        locs: Sequence[Loc],
+        limits: LimitSettings,
+    ) -> list[Item]:
+        """Checked items for (symbol, bars) pairs, or InvalidInput with every request's errors."""
+        items, errors = [], []
+        gaps = limits.max_gap_hours
+        for (symbol, bars), loc in zip(requests, locs, strict=True):
+            try:
+                columns = check_bars(
+                    bars,
+                    lookback=self.lookback,
+                    max_gap_hours=gaps.crypto if self.is_crypto(symbol) else gaps.stock,
+                    limits=limits,
+                    loc=loc,
+                )
+            except InvalidInput as invalid:
+                errors += invalid.errors
+                continue
+            if calendar_errors := self._calendar_errors(symbol, columns, loc):
+                errors += calendar_errors
+                continue
+            items.append(Item(symbol, columns, loc))
+        if errors:
+            raise InvalidInput(errors)
+        return items
+
+    def _calendar_errors(self, symbol: str, columns: BarColumns, loc: Loc) -> list[ErrorDetail]:
+        """A stock's latest bar needs a next session inside the exchange calendar's range."""
+        first, last = self.stock_range
+        latest = int(columns.timestamp_ns[-1])
+        if self.is_crypto(symbol) or first.value <= latest < last.value:
+            return []
+        return [
+            error(
+                (*loc, "bars", len(columns.timestamp_ns) - 1, "timestamp"),
+                f"outside the {self.calendar.exchange} calendar: a stock's latest bar must lie"
+                f" in [{first.isoformat()}, {last.isoformat()})",
+                "timestamp_range",
+            )
+        ]
+
     def bars(self, items: Sequence[Item]) -> tuple[BarArrays, np.ndarray]:
         """The items' last `lookback` bars as one set of columns, each item's rows keyed by
         `item_key` and in item order, and the row of each item's latest bar."""
@@ -167,76 +211,12 @@ class Predictor:
         return Outcome(prediction=prediction, inference_seconds=seconds)
 
 
-def request_items(
-    predictor: Predictor,
-    requests: Sequence[tuple[str, list[Bar]]],
-    locs: Sequence[Loc],
-    limits: LimitSettings,
-) -> list[Item]:
-    """Checked items for (symbol, bars) pairs, or InvalidInput with every request's errors."""
-    items, errors = [], []
-    gaps = limits.max_gap_hours
-    for (symbol, bars), loc in zip(requests, locs, strict=True):
-        try:
-            columns = check_bars(
-                bars,
-                lookback=predictor.lookback,
-                max_gap_hours=gaps.crypto if predictor.is_crypto(symbol) else gaps.stock,
-                limits=limits,
-                loc=loc,
-            )
-        except InvalidInput as invalid:
-            errors += invalid.errors
-            continue
-        if calendar_errors := _calendar_errors(predictor, symbol, columns, loc):
-            errors += calendar_errors
-            continue
-        items.append(Item(symbol, columns, loc))
-    if errors:
-        raise InvalidInput(errors)
-    return items
-
-
-def _calendar_errors(
-    predictor: Predictor, symbol: str, columns: BarColumns, loc: Loc
-) -> list[ErrorDetail]:
-    """A stock's latest bar needs a next session inside the exchange calendar's range."""
-    first, last = predictor.stock_range
-    latest = int(columns.timestamp_ns[-1])
-    if predictor.is_crypto(symbol) or first.value <= latest < last.value:
-        return []
-    return [
-        error(
-            (*loc, "bars", len(columns.timestamp_ns) - 1, "timestamp"),
-            f"outside the {predictor.calendar.exchange} calendar: a stock's latest bar must lie"
-            f" in [{first.isoformat()}, {last.isoformat()})",
-            "timestamp_range",
-        )
-    ]
-
-
 def _undefined_features(item: Item, names: list[str]) -> ErrorDetail:
     return error(
         (*item.loc, "bars"),
         f"the features {', '.join(names)} of the latest bar are not finite numbers for these"
         " bars (extreme or degenerate values)",
         "features_not_finite",
-    )
-
-
-def _limit_threads(threads: int) -> None:
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
-    threadpool_limits(limits=threads)
-
-
-def inference_executor(threads: int) -> ThreadPoolExecutor:
-    """The single thread that runs the model, its native thread pools limited to `threads`."""
-    return ThreadPoolExecutor(
-        max_workers=1,
-        thread_name_prefix="rps-inference",
-        initializer=_limit_threads,
-        initargs=(threads,),
     )
 
 
@@ -262,7 +242,7 @@ def example_items(model: ForecastModel) -> list[Item]:
     return [item for item in items if len(item.bars.close) >= model.lookback]
 
 
-def load_predictor(stored: Any, info: ModelInfo, executor: ThreadPoolExecutor) -> Predictor:
+def load_predictor(stored: Any, info: ModelInfo, executor: Executor) -> Predictor:
     """Load the bundle of a BentoML-stored MLflow model, predict its example bars once on the
     inference thread (one-off costs paid before serving), then take the loaded objects out of
     the garbage collector's way: they live as long as the process, and a full collection over

@@ -1,5 +1,6 @@
 """Checks across the bars of a request, vectorised: enough bars for the model's lookback,
-timestamps on the hour, ascending, unique and hourly-spaced, and consistent OHLC.
+timestamps on the hour, ascending, unique and hourly-spaced, and consistent OHLC (the rules of
+core/bar_rules.py, which the quality gate evaluates with Great Expectations).
 
 Each failed check names the first offending field (`bars[12].high`) and the reason. The bars
 come out as numpy columns, which is also how the model's input frame is built (inference.py).
@@ -12,10 +13,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from rps_kedro.core.bar_rules import SECONDS_PER_HOUR, first_violation, seconds_past_hour
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings
 
-SECONDS_PER_HOUR = 3600
 NANOSECONDS_PER_SECOND = 10**9
 Loc = tuple[str | int, ...]
 
@@ -87,7 +88,7 @@ def _timestamp_errors(
                 "timestamp_range",
             )
         ]
-    if (i := _first(seconds % SECONDS_PER_HOUR != 0)) is not None:
+    if (i := _first(seconds_past_hour(seconds) != 0)) is not None:
         errors.append(
             error(
                 (*loc, "bars", i, "timestamp"),
@@ -126,33 +127,11 @@ def _timestamp_errors(
 
 
 def _ohlc_errors(columns: BarColumns, loc: Loc) -> list[ErrorDetail]:
-    errors = []
-    o, h, lo, c = columns.open, columns.high, columns.low, columns.close
-    if (i := _first(h < lo)) is not None:
-        errors.append(
-            error(
-                (*loc, "bars", i, "high"),
-                f"high {h[i]:g} is below low {lo[i]:g}",
-                "high_below_low",
-            )
-        )
-    elif (i := _first((h < o) | (h < c))) is not None:
-        errors.append(
-            error(
-                (*loc, "bars", i, "high"),
-                f"high {h[i]:g} is below the open {o[i]:g} or close {c[i]:g} of the same bar",
-                "high_below_open_close",
-            )
-        )
-    elif (i := _first((lo > o) | (lo > c))) is not None:
-        errors.append(
-            error(
-                (*loc, "bars", i, "low"),
-                f"low {lo[i]:g} is above the open {o[i]:g} or close {c[i]:g} of the same bar",
-                "low_above_open_close",
-            )
-        )
-    return errors
+    values = vars(columns)
+    if (violation := first_violation(values)) is None:
+        return []
+    rule, i = violation
+    return [error((*loc, "bars", i, rule.field), rule.reason(values, i), rule.code)]
 
 
 def check_bars(

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from rps_kedro.core.bar_rules import VALUE_BOUNDS
 from rps_kedro.serving.settings import settings
 
 LIMITS = settings().limits
@@ -31,9 +32,17 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.^=_-]*$"  # no "|": see inference.item
 OPENAPI_30_POSITIVE = {"minimum": 0, "exclusiveMinimum": True}
 Price = Annotated[
     float,
-    Field(gt=0, le=LIMITS.max_price, allow_inf_nan=False, json_schema_extra=OPENAPI_30_POSITIVE),
+    Field(
+        **VALUE_BOUNDS["close"].field_constraint(),
+        le=LIMITS.max_price,
+        allow_inf_nan=False,
+        json_schema_extra=OPENAPI_30_POSITIVE,
+    ),
 ]
-Volume = Annotated[float, Field(ge=0, le=LIMITS.max_volume, allow_inf_nan=False)]
+Volume = Annotated[
+    float,
+    Field(**VALUE_BOUNDS["volume"].field_constraint(), le=LIMITS.max_volume, allow_inf_nan=False),
+]
 Symbol = Annotated[
     str,
     Field(

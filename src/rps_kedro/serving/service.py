@@ -19,12 +19,12 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rps_kedro.serving.settings import settings
 
 SETTINGS = settings()
-# Before scikit-learn loads its OpenMP runtime (imported with inference below): on 2 cores,
+# Before scikit-learn loads its OpenMP runtime (with the model, in _load_model): on 2 cores,
 # a single-row predict with an OpenMP team of threads per tree is 10x slower than with one.
 os.environ.setdefault("OMP_NUM_THREADS", str(SETTINGS.service.inference_threads))
 
@@ -33,18 +33,9 @@ import bentoml  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 
-from rps_kedro.serving.batching import MicroBatcher  # noqa: E402
+from rps_kedro.serving.batching import MicroBatcher, inference_executor  # noqa: E402
 from rps_kedro.serving.drift import DriftWindow  # noqa: E402
 from rps_kedro.serving.guard import RequestGuard  # noqa: E402
-from rps_kedro.serving.inference import (  # noqa: E402
-    Item,
-    Outcome,
-    Predictor,
-    inference_executor,
-    load_predictor,
-    model_info,
-    request_items,
-)
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
 from rps_kedro.serving.request_checks import InvalidInput, Loc  # noqa: E402
 from rps_kedro.serving.schemas import (  # noqa: E402
@@ -56,6 +47,9 @@ from rps_kedro.serving.schemas import (  # noqa: E402
     Prediction,
     PredictRequest,
 )
+
+if TYPE_CHECKING:
+    from rps_kedro.serving.inference import Item, Outcome, Predictor
 
 logger = logging.getLogger("rps_kedro.serving")
 logger.setLevel(logging.INFO)
@@ -105,6 +99,11 @@ class RpsService:
     def _load_model(self) -> None:
         started = time.perf_counter()
         try:
+            # The model code (scikit-learn, pandas, the calendars) is imported here, in each
+            # worker's loading thread, not with this module: `bentoml serve`'s main process
+            # imports the module only to read the service's definition.
+            from rps_kedro.serving.inference import load_predictor, model_info  # noqa: PLC0415
+
             stored = self.bento_model
             info = model_info(stored, SETTINGS.model.registered_name, SETTINGS.model.alias)
             predictor = load_predictor(stored, info, self.executor)
@@ -156,7 +155,7 @@ class RpsService:
             return unavailable
         assert self.batcher is not None and self.predictor is not None
         try:
-            items = request_items(self.predictor, requests, locs, SETTINGS.limits)
+            items = self.predictor.items(requests, locs, SETTINGS.limits)
         except InvalidInput as invalid:
             return _error_response(400, "invalid bars", invalid.errors)
         outcomes = await self.batcher.submit(items)

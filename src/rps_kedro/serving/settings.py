@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from rps_kedro.config import BASE_ENV, load_config
-from rps_kedro.core.model import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 
 CONF_SOURCE_VARIABLE = "RPS_CONF_SOURCE"  # a conf/ folder; default: ./conf, then the project's
 ENV_VARIABLE = "KEDRO_ENV"

@@ -3,7 +3,8 @@ inference pipeline: the bundle and the bars, nothing else (no gate parameters)."
 
 from kedro.runner import SequentialRunner
 
-from rps_kedro.core.model import MODEL_ARTIFACT, ForecastModel
+from rps_kedro.core.model import ForecastModel
+from rps_kedro.core.model_names import MODEL_ARTIFACT
 from rps_kedro.pipelines.training import create_pipeline
 from rps_kedro.pipelines.training.pipeline import INFERENCE_INPUT, create_inference_pipeline
 

@@ -184,7 +184,7 @@ def _end_labels(bars):
         (_null_close, "BTC-USD", "close is not null"),
         (_negative_low, "BTC-USD", "low > 0"),
         (_zero_open, "BTC-USD", "open > 0"),
-        (_high_below_low, "BTC-USD", "high >= open"),
+        (_high_below_low, "BTC-USD", "high >= low"),
         (_duplicate, "BTC-USD", "(symbol, timestamp) unique"),
         (_misaligned, "BTC-USD", "timestamps on the hour"),
         (_positive_infinity, "BTC-USD", "values are finite"),

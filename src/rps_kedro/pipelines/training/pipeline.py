@@ -10,7 +10,7 @@ from kedro.pipeline import Pipeline, node
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from rps_kedro.core.model import MODEL_ARTIFACT, REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import MODEL_ARTIFACT, REGISTERED_MODEL_NAME
 from rps_kedro.pipelines.training.nodes import (
     build_drift_reference,
     bundle_model,

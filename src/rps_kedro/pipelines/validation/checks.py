@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rps_kedro.core.bar_rules import PRICE_COLUMNS, seconds_past_hour
 from rps_kedro.core.bars import KEY_COLUMNS, VALUE_COLUMNS
 from rps_kedro.core.market_calendar import MarketCalendar
 
-PRICE_COLUMNS = ["open", "high", "low", "close"]
 NULL_SYMBOL = "<null>"
 EMPTY_SYMBOL = "<empty>"
 ONE_HOUR = pd.Timedelta(hours=1)
+EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def _label(symbol: Any) -> str:
@@ -230,10 +231,10 @@ def add_sequence_checks(
     volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
     repeated = close.eq(close.groupby(groups).shift(1)) & volume.gt(0)
     run_start = (~repeated).cumsum()
-    in_session_hours = bars["bar_time"] - bars["bar_time"].dt.floor("h")
+    epoch_seconds = (bars["bar_time"] - EPOCH).dt.total_seconds().to_numpy()
     non_finite = bars.reindex(columns=VALUE_COLUMNS).apply(np.isinf).sum(axis=1)
     return bars.assign(
-        seconds_past_hour=in_session_hours.dt.total_seconds(),
+        seconds_past_hour=seconds_past_hour(epoch_seconds),
         bar_end_hours_after_as_of=(bars["bar_time"] + ONE_HOUR - as_of) / ONE_HOUR,
         non_finite_values=non_finite.astype("int64"),
         robust_return_score=score,

@@ -16,10 +16,9 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.metadata_types import FailureSeverity
 
+from rps_kedro.core.bar_rules import OHLC_ORDER, ON_THE_HOUR, UNIQUE_KEYS, VALUE_BOUNDS
 from rps_kedro.core.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
-from rps_kedro.pipelines.validation.checks import PRICE_COLUMNS
 
-OHLC_ORDER = [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
@@ -41,10 +40,8 @@ def new_bars_suite(params: dict[str, Any], symbols: list[str]) -> list[gxe.Expec
             column="symbol", value_set=symbols, description="symbol is a configured symbol"
         ),
         _exactly("timestamp_is_utc_datetime", True, "timestamp is a timezone-aware datetime"),
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=KEY_COLUMNS, description="(symbol, timestamp) unique"
-        ),
-        _exactly("seconds_past_hour", 0.0, "timestamps on the hour"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS, description=UNIQUE_KEYS),
+        _exactly("seconds_past_hour", 0.0, ON_THE_HOUR),
         gxe.ExpectColumnValuesToBeBetween(
             column="bar_end_hours_after_as_of",
             max_value=0,
@@ -59,18 +56,18 @@ def new_bars_suite(params: dict[str, Any], symbols: list[str]) -> list[gxe.Expec
     ]
     suite += [
         gxe.ExpectColumnValuesToBeBetween(
-            column=column, min_value=0, strict_min=True, description=f"{column} > 0"
+            column=bound.column,
+            min_value=bound.minimum,
+            strict_min=bound.strict,
+            description=bound.description,
         )
-        for column in PRICE_COLUMNS
+        for bound in VALUE_BOUNDS.values()
     ]
-    suite.append(
-        gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0, description="volume >= 0")
-    )
     suite += [
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=above, column_B=below, or_equal=True, description=f"{above} >= {below}"
+            column_A=rule.above, column_B=rule.below, or_equal=True, description=rule.description
         )
-        for above, below in OHLC_ORDER
+        for rule in OHLC_ORDER
     ]
     suite += [
         _exactly(
