@@ -97,10 +97,31 @@ def rps_kedro_data_refresh():
             runtime_params=params["kedro_params"],
         )
 
+    @task(task_id="forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts")
+    def forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(params=None):
+        _run_kedro_node(
+            node_names=["forecast_next_hour", "log_scheduled_forecasts", "publish_latest_forecasts"],
+            runtime_params=params["kedro_params"],
+        )
+
     @task(task_id="profile-model-input")
     def profile_model_input(params=None):
         _run_kedro_node(
             node_names=["profile_model_input"],
+            runtime_params=params["kedro_params"],
+        )
+
+    @task(task_id="collect-logged-predictions-score-predictions")
+    def collect_logged_predictions_score_predictions(params=None):
+        _run_kedro_node(
+            node_names=["collect_logged_predictions", "score_predictions"],
+            runtime_params=params["kedro_params"],
+        )
+
+    @task(task_id="compute-live-metrics")
+    def compute_live_metrics(params=None):
+        _run_kedro_node(
+            node_names=["compute_live_metrics"],
             runtime_params=params["kedro_params"],
         )
 
@@ -110,14 +131,21 @@ def rps_kedro_data_refresh():
         "check-bars-quality": check_bars_quality(),
         "enforce-quality-gate": enforce_quality_gate(),
         "build-model-input": build_model_input(),
+        "forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts": forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(),
         "profile-model-input": profile_model_input(),
+        "collect-logged-predictions-score-predictions": collect_logged_predictions_score_predictions(),
+        "compute-live-metrics": compute_live_metrics(),
     }
     tasks["fetch-new-bars"] >> tasks["merge-snapshot"]
     tasks["merge-snapshot"] >> tasks["check-bars-quality"]
     tasks["merge-snapshot"] >> tasks["enforce-quality-gate"]
     tasks["check-bars-quality"] >> tasks["enforce-quality-gate"]
     tasks["enforce-quality-gate"] >> tasks["build-model-input"]
+    tasks["enforce-quality-gate"] >> tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"]
     tasks["build-model-input"] >> tasks["profile-model-input"]
+    tasks["enforce-quality-gate"] >> tasks["collect-logged-predictions-score-predictions"]
+    tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"] >> tasks["collect-logged-predictions-score-predictions"]
+    tasks["collect-logged-predictions-score-predictions"] >> tasks["compute-live-metrics"]
 
 
 rps_kedro_data_refresh()

@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark at full size; figures go to data/08_reporting/benchmarks/."""
 
 from benchmarks import (
+    bench_core,
     bench_data_refresh,
     bench_forecasts,
     bench_ingestion,
@@ -8,7 +9,14 @@ from benchmarks import (
     bench_serving,
 )
 
-BENCHMARKS = [bench_ingestion, bench_data_refresh, bench_pipeline, bench_serving, bench_forecasts]
+BENCHMARKS = [
+    bench_ingestion,
+    bench_data_refresh,
+    bench_pipeline,
+    bench_core,
+    bench_serving,
+    bench_forecasts,
+]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

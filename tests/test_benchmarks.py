@@ -2,7 +2,7 @@
 
 import json
 
-from benchmarks import bench_data_refresh, bench_ingestion
+from benchmarks import bench_core, bench_data_refresh, bench_ingestion
 from benchmarks.harness import write_figures
 
 
@@ -78,3 +78,11 @@ def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypa
     assert weekly["window"]["rows"] > 0
     table = bench_forecasts.markdown({"series": {"small": figures}})
     assert table.count("\n") == 3 and "| small |" in table
+
+
+def test_core_benchmark_times_features_and_predictions():
+    figures = bench_core.run(symbols=4, years=1, repeats=3, training_hours=24 * 60)
+    assert figures["features"]["symbols"] == 4 and figures["features"]["bars"] > 4 * 24 * 200
+    assert figures["features"]["wall_seconds"] > 0
+    assert 0 < figures["predict_one_p50_ms"] and 0 < figures["predict_batch_64_p50_ms"]
+    assert set(figures["met"]) == set(bench_core.GOALS)

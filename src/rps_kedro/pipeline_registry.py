@@ -1,6 +1,6 @@
-"""Project pipelines: one per stage, `data_refresh` for the hourly schedule, `modelling`
-(training + promotion + reporting) and the default that goes from bars to a registered model
-(both kedro-mlflow PipelineMLs, so the model is logged).
+"""Project pipelines: one per stage, `data_refresh` for the hourly schedule (new bars to the
+champion's forecasts), `modelling` (training + promotion + reporting) and the default that goes
+from bars to a registered model (both kedro-mlflow PipelineMLs, so the model is logged).
 
 The stages are listed explicitly rather than discovered: `kedro run --pipelines X` makes Kedro's
 `find_pipelines` load only X, and the composite pipelines need every stage.
@@ -10,16 +10,27 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from rps_kedro.pipelines import features, ingestion, promotion, reporting, training, validation
+from rps_kedro.pipelines import (
+    features,
+    forecast,
+    ingestion,
+    live_scoring,
+    promotion,
+    reporting,
+    training,
+    validation,
+)
 from rps_kedro.pipelines.training.pipeline import as_model_pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every stage, the data refresh chain (ingestion -> validation -> features), the modelling
-    chain (training -> promotion -> reporting) and the default (both chains)."""
-    data_refresh = (
+    """Every stage, the data refresh chain (ingestion -> validation -> features -> forecast ->
+    live scoring), the modelling chain (training -> promotion -> reporting) and the default
+    (new bars to a registered model)."""
+    bars_to_features = (
         ingestion.create_pipeline() + validation.create_pipeline() + features.create_pipeline()
     )
+    forecast_and_score = forecast.create_pipeline() + live_scoring.create_pipeline()
     modelling = (
         training.create_pipeline() + promotion.create_pipeline() + reporting.create_pipeline()
     )
@@ -30,7 +41,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         "training": training.create_pipeline(),
         "promotion": promotion.create_pipeline(),
         "reporting": reporting.create_pipeline(),
+        "forecast": forecast.create_pipeline(),
+        "live_scoring": live_scoring.create_pipeline(),
         "modelling": as_model_pipeline(modelling),
-        "data_refresh": data_refresh,
-        "__default__": as_model_pipeline(data_refresh + modelling),
+        "data_refresh": bars_to_features + forecast_and_score,
+        "__default__": as_model_pipeline(bars_to_features + modelling),
     }

@@ -87,6 +87,7 @@ def service(trained_model, tmp_path_factory) -> Iterator[RunningService]:
         home / "logs",
         conf_source=trained_model.conf,
         cwd=trained_model.project,
+        workers=1,  # per-process state (drift window, readiness) is asserted request by request
         ready_path="/livez",
     ) as server:
         running = RunningService(server)

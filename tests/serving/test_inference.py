@@ -44,6 +44,9 @@ class EchoForecaster:
             "clipped_volatility": volatility > MAX_VOLATILITY,
         }
 
+    def baseline_forecasts(self, rows) -> dict[str, np.ndarray]:
+        return {"persistence_log_return": np.zeros(len(rows))}
+
 
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:

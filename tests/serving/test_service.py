@@ -17,7 +17,8 @@ import yaml
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.features import feature_columns, required_lookback
 from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
-from rps_kedro.datasets import SimulatedMarketDataset
+from rps_kedro.datasets import ChampionModelDataset, SimulatedMarketDataset
+from rps_kedro.pipelines.forecast.nodes import forecast_next_hour, latest_forecasts
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW
@@ -288,3 +289,34 @@ def test_many_bad_bars_get_a_short_answer_and_no_traceback_in_the_log(service, b
         == f"{len(bad['bars']) - LIMITS.max_reported_errors} more errors like these"
     )
     assert "Traceback" not in service.server.log_tail(400)
+
+
+def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, trained_model):
+    """The forecast pipeline's nodes run on the project's champion bundle and primary bars;
+    GET /forecast/{symbol} answers that forecast, equal to /predict on the same latest bars."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{trained_model.project / 'mlflow.db'}")
+    try:
+        bundle = ChampionModelDataset(bundle=True).load()
+    finally:
+        mlflow.set_tracking_uri(previous)
+    forecasts = forecast_next_hour(bundle, trained_model.bars, ["BTC-USD", "AAPL"])
+    path = trained_model.project / settings().forecasts.path  # the service's working directory
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(latest_forecasts(forecasts)))
+
+    status, body = service.get("/forecast/BTC-USD")
+    assert status == 200, body
+    scheduled = _json(body)
+    status, body = service.post(
+        "/predict", predict_body("BTC-USD", trained_model.recent_bars("BTC-USD", BARS_SENT))
+    )
+    answered = _json(body)
+    assert scheduled["timestamp"] == answered["timestamp"]
+    for column in COMPARED:
+        assert scheduled[column] == pytest.approx(answered[column], rel=1e-12), column
+    assert scheduled["model_version"] == answered["model_version"]
+    assert 0 <= scheduled["age_seconds"] < 600
+
+    status, body = service.get("/forecast/DOGE-USD")
+    assert status == 404 and "BTC-USD" in _json(body)["detail"][0]["msg"]

@@ -302,6 +302,16 @@ class Forecaster:
         """Served forecast of both targets for each row of a frame, as a frame."""
         return pd.DataFrame(self.forecast(frame), index=frame.index)
 
+    def baseline_forecasts(self, rows: Rows) -> dict[str, np.ndarray]:
+        """Each baseline's forecast of each target for the rows (`persistence_log_return`,
+        `har_volatility`, ...): what live scoring compares the served forecast with."""
+        return {
+            f"{name}_{column.removeprefix('predicted_')}": values
+            for name in BASELINES
+            for column, values in candidate_columns(self.models[name], rows).items()
+            if column in PREDICTION_COLUMNS.values()
+        }
+
     def predict_with(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         """One fitted candidate's forecast of both targets."""
         return candidate_predictions(self.models[name], frame)

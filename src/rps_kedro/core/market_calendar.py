@@ -191,10 +191,10 @@ class MarketCalendar:
         upcoming = values + HOUR_NS
         stock = ~self.crypto_mask(symbols)
         if stock.any():
-            upcoming[stock] = self._next_stock_bars(values[stock])
+            upcoming[stock] = self.next_stock_bar_ns(values[stock])
         return pd.Series(_from_utc_ns(upcoming, stamps.unit), index=timestamps.index)
 
-    def _next_stock_bars(self, values: np.ndarray) -> np.ndarray:
+    def next_stock_bar_ns(self, values: np.ndarray) -> np.ndarray:
         """The first stock bar start after each UTC-ns timestamp."""
         self._check_range(values)
         starts = self.bars.starts

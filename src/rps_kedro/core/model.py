@@ -8,7 +8,9 @@ The answer has one row per bar whose features are all defined (the symbol's `loo
 met), sorted by (symbol, timestamp): the bar time each prediction is for (`prediction_for`, the
 next bar: the next hour, or a stock's next session hour), the close, the predicted log return,
 close and volatility, the share and names of the features outside the drift reference's bounds,
-and the targets whose learned forecast was clipped to its training range.
+the targets whose learned forecast was clipped to its training range, and each baseline's
+forecast of each target (`persistence_log_return`, `har_volatility`, ...: what live scoring
+compares the served forecast with).
 
 The service calls the same steps on numpy columns (`feature_matrix` at the latest bar of each
 symbol, then `predict_rows`), without a DataFrame on the request path. The bundle is stored
@@ -77,6 +79,7 @@ class Predictions:
     out_of_range_share: np.ndarray
     out_of_range_features: list[str]
     clipped_targets: list[str]
+    baselines: dict[str, np.ndarray] = field(default_factory=dict)  # `<baseline>_<target>`
 
     def to_frame(self) -> pd.DataFrame:
         """The predictions as the logged model's output frame (tz-aware UTC times)."""
@@ -85,6 +88,7 @@ class Predictions:
             "timestamp": _utc(self.timestamp_ns),
             "prediction_for": _utc(self.prediction_for_ns),
             **{name: getattr(self, name) for name in PREDICTION_ORDER[3:]},
+            **self.baselines,
         }
         return pd.DataFrame(columns)
 
@@ -138,7 +142,8 @@ class ForecastModel:
 
     def predict_rows(self, bars: BarArrays, rows: np.ndarray, features: np.ndarray) -> Predictions:
         """Predictions for the given rows of `bars`, from their features (one row each)."""
-        forecast = self.forecaster.forecast(FeatureRows(features, self.feature_names))
+        feature_rows = FeatureRows(features, self.feature_names)
+        forecast = self.forecaster.forecast(feature_rows)
         outside = out_of_range(features, *self._bounds)
         names = np.asarray(self.feature_names)
         clipped = np.column_stack([forecast[CLIPPED_COLUMNS[target]] for target in TARGETS])
@@ -156,6 +161,7 @@ class ForecastModel:
             out_of_range_share=outside.mean(axis=1),
             out_of_range_features=[",".join(names[row]) for row in outside],
             clipped_targets=[",".join(targets[row]) for row in clipped],
+            baselines=self.forecaster.baseline_forecasts(feature_rows),
         )
 
     def next_bar_ns(self, symbol: np.ndarray, timestamp_ns: np.ndarray) -> np.ndarray:
@@ -164,10 +170,7 @@ class ForecastModel:
         upcoming = timestamp_ns + HOUR_NS
         stock = np.flatnonzero([not self.calendar.is_crypto(str(name)) for name in symbol])
         if len(stock):
-            starts = self.calendar.next_bar_starts(
-                pd.Series(symbol[stock]), pd.Series(_utc(timestamp_ns[stock]))
-            )
-            upcoming[stock] = starts.to_numpy(dtype="datetime64[ns]").view("i8")
+            upcoming[stock] = self.calendar.next_stock_bar_ns(timestamp_ns[stock])
         return upcoming
 
     def predict(self, bars: pd.DataFrame) -> pd.DataFrame:

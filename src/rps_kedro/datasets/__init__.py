@@ -12,6 +12,7 @@ from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
+from rps_kedro.datasets.prediction_log import PredictionLogDataset
 from rps_kedro.datasets.replay import ReplayMarketDataset
 from rps_kedro.datasets.router import MarketRouterDataset
 from rps_kedro.datasets.simulator import SimulatedMarketDataset
@@ -26,6 +27,7 @@ __all__ = [
     "MarketSourceDataset",
     "MarketRouterDataset",
     "MissingCredentialsError",
+    "PredictionLogDataset",
     "ProviderError",
     "RateLimitError",
     "ReplayMarketDataset",

@@ -10,22 +10,30 @@ from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from rps_kedro.core.model import load_from_mlflow_model
 from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 
 
 class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
-    """Loads `models:/<name>@<alias>` as {"version", "run_id", "model"} or None if absent."""
+    """Loads `models:/<name>@<alias>` as {"name", "alias", "version", "run_id", "model"}, or None
+    if there is none.
+
+    `model` is the MLflow pyfunc model, or with `bundle: true` the ForecastModel inside it (what
+    the service serves: `predict(bars)` and the baselines' forecasts, its lookback).
+    """
 
     def __init__(
         self,
         model_name: str = REGISTERED_MODEL_NAME,
         alias: str = "champion",
+        bundle: bool = False,
         metadata: dict[str, Any] | None = None,
     ):
         self.model_name = model_name
         self.alias = alias
+        self.bundle = bundle
         self.metadata = metadata
 
     def load(self) -> dict[str, Any] | None:
@@ -38,7 +46,7 @@ class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
             return None
         uri = f"models:/{self.model_name}@{self.alias}"
         try:
-            model = mlflow.pyfunc.load_model(uri)
+            model = self._load_model(uri)
         except Exception as error:  # noqa: BLE001 - any unpickling failure means the same
             logger.warning(
                 "%s (version %s) cannot be loaded by this code (%s: %s); comparing the "
@@ -49,11 +57,22 @@ class ChampionModelDataset(AbstractDataset[None, "dict[str, Any] | None"]):
                 error,
             )
             return None
-        return {"version": int(version.version), "run_id": version.run_id, "model": model}
+        return {
+            "name": self.model_name,
+            "alias": self.alias,
+            "version": int(version.version),
+            "run_id": version.run_id,
+            "model": model,
+        }
+
+    def _load_model(self, uri: str) -> Any:
+        if not self.bundle:
+            return mlflow.pyfunc.load_model(uri)
+        return load_from_mlflow_model(mlflow.artifacts.download_artifacts(uri))
 
     def save(self, data: None) -> None:
         """Aliases are moved by the promotion hook, not saved through the catalog."""
         raise DatasetError("ChampionModelDataset is read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "alias": self.alias}
+        return {"model_name": self.model_name, "alias": self.alias, "bundle": self.bundle}

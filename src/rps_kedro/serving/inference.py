@@ -63,6 +63,7 @@ class Outcome:
     prediction: dict[str, Any] | None = None
     errors: list[ErrorDetail] | None = None
     inference_seconds: float = 0.0
+    baselines: dict[str, float] | None = None  # the baselines' forecasts, for the prediction log
 
 
 def item_key(symbol: str, slot: int) -> str:
@@ -208,7 +209,8 @@ class Predictor:
             "model_version": self.info.version,
             "model_alias": self.info.alias,
         }
-        return Outcome(prediction=prediction, inference_seconds=seconds)
+        baselines = {name: float(values[row]) for name, values in predictions.baselines.items()}
+        return Outcome(prediction=prediction, inference_seconds=seconds, baselines=baselines)
 
 
 def _undefined_features(item: Item, names: list[str]) -> ErrorDetail:

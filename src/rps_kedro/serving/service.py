@@ -1,4 +1,5 @@
-"""The champion as a BentoML service: POST /predict, POST /predict_batch, GET /metrics.
+"""The champion as a BentoML service: POST /predict, POST /predict_batch, GET /forecast/{symbol}
+(the latest scheduled forecast, forecasts.py), GET /metrics.
 
 `make bento` imports the registry's `rps_kedro@champion` into the BentoML model store (build.py)
 and builds the Bento; `make serve` serves it. Each worker loads the model in the background:
@@ -7,8 +8,9 @@ prediction (the bundle's example bars), and a prediction request arriving meanwh
 
 A request is validated by pydantic (schemas.py), then across its bars (request_checks.py), then
 queued for the model (batching.py), which calls the registered model bundle's own feature and
-predict steps (inference.py, core/model.py). Every bad input gets a 400 (413 for an oversized body, 415 for a body that
-is not JSON) naming the field and the reason; nothing a client sends gives a 5xx.
+predict steps (inference.py, core/model.py). Every bad input gets a 400 (413 for an oversized
+body, 415 for a body that is not JSON) naming the field and the reason; nothing a client sends
+gives a 5xx. Every answered forecast is appended to the prediction log (prediction_log.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +39,10 @@ from starlette.responses import JSONResponse  # noqa: E402
 
 from rps_kedro.serving.batching import MicroBatcher, inference_executor  # noqa: E402
 from rps_kedro.serving.drift import DriftWindow  # noqa: E402
+from rps_kedro.serving.forecasts import forecast_app  # noqa: E402
 from rps_kedro.serving.guard import RequestGuard  # noqa: E402
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
+from rps_kedro.serving.prediction_log import PredictionLog  # noqa: E402
 from rps_kedro.serving.request_checks import InvalidInput, Loc  # noqa: E402
 from rps_kedro.serving.schemas import (  # noqa: E402
     Bar,
@@ -91,6 +97,8 @@ class RpsService:
         self.predictor: Predictor | None = None
         self.batcher: MicroBatcher[Item, Outcome] | None = None
         self.load_error: str | None = None
+        log = SETTINGS.prediction_log
+        self.prediction_log = PredictionLog(log.directory) if log.enabled else None
         self._ready = threading.Event()
         threading.Thread(target=self._load_model, name="rps-model-load", daemon=True).start()
 
@@ -131,6 +139,12 @@ class RpsService:
             Path(__file__).resolve().parents[1],
         )
 
+    @bentoml.on_shutdown
+    def close_prediction_log(self) -> None:
+        """Write every queued prediction before the worker exits."""
+        if self.prediction_log is not None:
+            self.prediction_log.close()
+
     def __is_ready__(self) -> bool:
         return self._ready.is_set()
 
@@ -170,7 +184,20 @@ class RpsService:
             self.metrics.predicted(prediction)
             self.metrics.drift_ratio.set(self.drift.add(prediction["out_of_range_share"]))
             predictions.append(prediction)
+        if self.prediction_log is not None:
+            self.prediction_log.record(self._log_rows(outcomes))
         return predictions
+
+    def _log_rows(self, outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+        """The prediction log's rows of one request: its id, when and by which model."""
+        assert self.predictor is not None
+        common = {
+            "request_id": uuid.uuid4().hex,
+            "served_at": datetime.now(UTC),
+            "source": "http",
+            "model_name": self.predictor.info.name,
+        }
+        return [{**common, **o.prediction, **(o.baselines or {})} for o in outcomes]
 
     @bentoml.api(input_spec=PredictRequest)
     async def predict(self, symbol: str, bars: list[Bar]) -> Prediction:
@@ -198,3 +225,4 @@ RpsService.add_asgi_middleware(
     max_bytes=SETTINGS.limits.max_request_bytes,
     on_rejected=lambda outcome: process_metrics(SETTINGS.metrics).rejected(outcome),
 )
+RpsService.mount_asgi_app(forecast_app(SETTINGS.forecasts.path), path="/forecast")

@@ -67,6 +67,15 @@ class BatchingSettings(_Settings):
     max_batch_symbols: PositiveInt
 
 
+class PredictionLogSettings(_Settings):
+    enabled: bool
+    directory: Path  # relative paths are from the service's working directory
+
+
+class ForecastSettings(_Settings):
+    path: Path  # the forecast pipeline's latest_forecasts (relative: from the working directory)
+
+
 class DriftSettings(_Settings):
     window_requests: PositiveInt
 
@@ -97,6 +106,8 @@ class ServingSettings(_Settings):
     batching: BatchingSettings
     drift: DriftSettings
     metrics: MetricSettings
+    prediction_log: PredictionLogSettings
+    forecasts: ForecastSettings
 
 
 def find_conf_source() -> Path:

@@ -1,0 +1,35 @@
+"""Forecast pipeline: champion + primary bars -> forecasts -> latest forecasts, prediction log."""
+
+from kedro.pipeline import Pipeline, node
+
+from rps_kedro.pipelines.forecast.nodes import (
+    forecast_next_hour,
+    latest_forecasts,
+    prediction_log_partition,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Forecast every configured symbol's next bar, then publish and log the forecasts."""
+    return Pipeline(
+        [
+            node(
+                forecast_next_hour,
+                inputs=["champion_bundle", "primary_bars", "params:ingestion.symbols"],
+                outputs="forecasts",
+                name="forecast_next_hour",
+            ),
+            node(
+                latest_forecasts,
+                inputs="forecasts",
+                outputs="latest_forecasts",
+                name="publish_latest_forecasts",
+            ),
+            node(
+                prediction_log_partition,
+                inputs="forecasts",
+                outputs="prediction_log",
+                name="log_scheduled_forecasts",
+            ),
+        ]
+    )

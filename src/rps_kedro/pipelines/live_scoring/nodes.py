@@ -1,0 +1,148 @@
+"""Live accuracy of the served forecasts: each logged forecast joined with the realised next
+bar (the same return and Garman-Klass volatility as the training targets, core.features), then
+rolling metrics per symbol and model version: RMSE of the return vs persistence, QLIKE of the
+volatility vs HAR, directional accuracy, how many forecasts were scored and how many never
+can be (their bar never came), and the mean out-of-range share of their features.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rps_kedro.core.bars import KEY_COLUMNS
+from rps_kedro.core.features import compute_targets, sort_bars
+from rps_kedro.pipelines.training.metrics import qlike_losses
+
+TIME_COLUMNS = ["served_at", "timestamp", "prediction_for"]
+FORECAST_KEY = ["request_id", *KEY_COLUMNS]
+PARTITION_DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+SCORED, MISSING, PENDING = "scored", "missing", "pending"
+
+
+def as_of_time(params: dict[str, Any]) -> pd.Timestamp:
+    """The end of the scoring windows: `as_of`, or now (UTC)."""
+    return pd.Timestamp(params["as_of"] or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
+
+
+def collect_predictions(
+    partitions: dict[str, Callable[[], pd.DataFrame]], params: dict[str, Any]
+) -> pd.DataFrame:
+    """The logged forecasts of the last `lookback_days` partitions, times as UTC, each forecast
+    once (a request's row logged twice counts once)."""
+    first_day = (as_of_time(params) - pd.Timedelta(days=params["lookback_days"])).date()
+    frames = [
+        load()
+        for partition, load in sorted(partitions.items())
+        if (day := PARTITION_DATE.search(partition))
+        and pd.Timestamp(day.group(1)).date() >= first_day
+    ]
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame()
+    predictions = pd.concat(frames, ignore_index=True)
+    times = {column: pd.to_datetime(predictions[column], utc=True) for column in TIME_COLUMNS}
+    predictions = predictions.assign(
+        **times, model_version=predictions["model_version"].astype(str)
+    )
+    return predictions.drop_duplicates(FORECAST_KEY, keep="first").reset_index(drop=True)
+
+
+def realised_next_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """Per bar: the start of the symbol's next bar and its realised log return and volatility."""
+    bars = sort_bars(bars)
+    targets = compute_targets(bars)
+    return targets.assign(realised_for=bars.groupby("symbol")["timestamp"].shift(-1))
+
+
+def score_predictions(predictions: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
+    """Each forecast with its realised values and status: `scored` (its bar arrived), `missing`
+    (its bar time has passed without a bar) or `pending` (its bar is not due yet)."""
+    if predictions.empty:
+        return predictions
+    scored = predictions.merge(realised_next_bars(bars), on=KEY_COLUMNS, how="left")
+    arrived = (scored["realised_for"] == scored["prediction_for"]).to_numpy()
+    newest_bar = scored["symbol"].map(bars.groupby("symbol")["timestamp"].max())
+    overdue = (scored["prediction_for"] <= newest_bar).to_numpy()
+    status = np.select([arrived, overdue], [SCORED, MISSING], PENDING)
+    realised = {
+        column: scored[column].where(arrived)
+        for column in ("target_log_return", "target_volatility")
+    }
+    return scored.assign(status=status, **realised).drop(columns="realised_for")
+
+
+def _rmse(errors: pd.Series) -> float:
+    return float(np.sqrt(np.mean(errors**2))) if len(errors) else float("nan")
+
+
+def _skill(loss: float, baseline_loss: float) -> float:
+    """1 - loss / baseline loss: above 0 when the served forecast beats the baseline."""
+    return 1 - loss / baseline_loss if baseline_loss > 0 else float("nan")
+
+
+def _window_metrics(rows: pd.DataFrame, floor: dict[str, float]) -> dict[str, float]:
+    """Metrics of one (symbol, model version, window) group of forecasts."""
+    scored = rows.loc[rows["status"] == SCORED]
+    missing = int((rows["status"] == MISSING).sum())
+    actual = scored["target_log_return"]
+    predicted = scored["predicted_log_return"]
+    rmse, rmse_persistence = (
+        _rmse(actual - predicted),
+        _rmse(actual - scored["persistence_log_return"]),
+    )
+    floors = np.maximum(floor["fraction"] * scored["har_volatility"], floor["minimum"])
+    qlike = float(
+        np.mean(qlike_losses(scored["target_volatility"], scored["predicted_volatility"], floors))
+    )
+    qlike_har = float(
+        np.mean(qlike_losses(scored["target_volatility"], scored["har_volatility"], floors))
+    )
+    moved = (actual != 0) & (predicted != 0)
+    return {
+        "scored": len(scored),
+        "missing": missing,
+        "pending": int((rows["status"] == PENDING).sum()),
+        "unscored_share": missing / (len(scored) + missing)
+        if len(scored) + missing
+        else float("nan"),
+        "rmse_return": rmse,
+        "rmse_return_persistence": rmse_persistence,
+        "return_skill_vs_persistence": _skill(rmse, rmse_persistence),
+        "qlike_volatility": qlike,
+        "qlike_volatility_har": qlike_har,
+        "volatility_skill_vs_har": _skill(qlike, qlike_har),
+        "directional_accuracy": float(np.mean(np.sign(actual[moved]) == np.sign(predicted[moved])))
+        if moved.any()
+        else float("nan"),
+        "mean_out_of_range_share": float(rows["out_of_range_share"].mean()),
+    }
+
+
+def live_metrics(scored: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Rolling metrics per symbol, model version and window (forecasts for bars in the window
+    that ends at `as_of`)."""
+    as_of = as_of_time(params)
+    rows: list[dict[str, Any]] = []
+    if scored.empty:
+        return pd.DataFrame(rows)
+    for window, hours in params["windows_hours"].items():
+        start = as_of - pd.Timedelta(hours=hours)
+        in_window = scored.loc[
+            (scored["prediction_for"] > start) & (scored["prediction_for"] <= as_of)
+        ]
+        for (symbol, version), group in in_window.groupby(["symbol", "model_version"], sort=True):
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "model_version": version,
+                    "window": window,
+                    "as_of": as_of,
+                    **_window_metrics(group, params["volatility_floor"]),
+                }
+            )
+    return pd.DataFrame(rows)

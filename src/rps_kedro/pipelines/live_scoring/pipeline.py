@@ -1,0 +1,35 @@
+"""Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics."""
+
+from kedro.pipeline import Pipeline, node
+
+from rps_kedro.pipelines.live_scoring.nodes import (
+    collect_predictions,
+    live_metrics,
+    score_predictions,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Read the recent prediction log, join it with the realised bars, compute live metrics."""
+    return Pipeline(
+        [
+            node(
+                collect_predictions,
+                inputs=["prediction_log", "params:live_scoring"],
+                outputs="logged_forecasts",
+                name="collect_logged_predictions",
+            ),
+            node(
+                score_predictions,
+                inputs=["logged_forecasts", "primary_bars"],
+                outputs="scored_predictions",
+                name="score_predictions",
+            ),
+            node(
+                live_metrics,
+                inputs=["scored_predictions", "params:live_scoring"],
+                outputs="live_metrics",
+                name="compute_live_metrics",
+            ),
+        ]
+    )

@@ -1,0 +1,35 @@
+"""GET /forecast/{symbol} on the forecasts file: the latest record with its age, 404, 503."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from rps_kedro.serving.forecasts import forecast_app
+
+
+def _publish(path, served_at: datetime, symbols: list[str]) -> None:
+    stamp = served_at.isoformat().replace("+00:00", "Z")
+    records = {s: {"symbol": s, "served_at": stamp, "predicted_close": 1.5} for s in symbols}
+    path.write_text(json.dumps({"forecasts": records}))
+
+
+def test_the_latest_forecast_of_a_symbol_with_its_age(tmp_path):
+    path = tmp_path / "latest_forecasts.json"
+    client = TestClient(forecast_app(path))
+    answer = client.get("/BTC-USD")
+    assert answer.status_code == 503 and answer.json()["detail"][0]["type"] == "no_forecasts"
+
+    _publish(path, datetime.now(UTC) - timedelta(minutes=30), ["BTC-USD", "AAPL"])
+    answer = client.get("/BTC-USD")
+    assert answer.status_code == 200
+    assert answer.json()["predicted_close"] == 1.5
+    assert 1790 <= answer.json()["age_seconds"] <= 1900
+
+    unknown = client.get("/DOGE-USD")
+    assert unknown.status_code == 404
+    assert "AAPL, BTC-USD" in unknown.json()["detail"][0]["msg"]
+
+    _publish(path, datetime.now(UTC), ["DOGE-USD"])  # a new publication is read at once
+    assert client.get("/DOGE-USD").json()["age_seconds"] < 60
+    assert client.get("/BTC-USD").status_code == 404
