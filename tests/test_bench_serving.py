@@ -47,7 +47,7 @@ def test_serving_benchmark_measures_every_target(tmp_path_factory, tmp_path):
             result = figures[target][concurrency]
             assert result["requests"] > 0 and result["errors"] == 0, (target, result)
             assert result["p50_ms"] <= result["p99_ms"]
-    assert {"feature_matrix", "predict_rows", "parse_json_pydantic"} <= set(figures["profile_ms"])
+    assert {"feature_matrix", "predict_rows", "log_prediction"} <= set(figures["profile_ms"])
     assert figures["load_generator"].startswith("wrk")  # .ci/run installs it
     met = bench_serving.goals_met(figures)
     assert met["concurrency_32"] is None and met["bentoml_vs_fastapi"] is None  # not measured

@@ -20,6 +20,8 @@ import os
 import queue
 import socket
 import threading
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -43,6 +45,20 @@ def _json_default(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     raise TypeError(f"cannot log {type(value).__name__}")
+
+
+def request_rows(
+    forecasts: Iterable[tuple[dict[str, Any], dict[str, float]]], model_name: str
+) -> list[dict[str, Any]]:
+    """The log rows of one request's (prediction, baseline forecasts) pairs: one request id,
+    the time it was served, the source and the model's name with each."""
+    common = {
+        "request_id": uuid.uuid4().hex,
+        "served_at": datetime.now(UTC),
+        "source": "http",
+        "model_name": model_name,
+    }
+    return [{**common, **prediction, **baselines} for prediction, baselines in forecasts]
 
 
 class PredictionLog:

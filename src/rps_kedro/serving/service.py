@@ -19,9 +19,7 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +40,7 @@ from rps_kedro.serving.drift import DriftWindow  # noqa: E402
 from rps_kedro.serving.forecasts import forecast_app  # noqa: E402
 from rps_kedro.serving.guard import RequestGuard  # noqa: E402
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
-from rps_kedro.serving.prediction_log import PredictionLog  # noqa: E402
+from rps_kedro.serving.prediction_log import PredictionLog, request_rows  # noqa: E402
 from rps_kedro.serving.request_checks import InvalidInput, Loc  # noqa: E402
 from rps_kedro.serving.schemas import (  # noqa: E402
     Bar,
@@ -185,19 +183,9 @@ class RpsService:
             self.metrics.drift_ratio.set(self.drift.add(prediction["out_of_range_share"]))
             predictions.append(prediction)
         if self.prediction_log is not None:
-            self.prediction_log.record(self._log_rows(outcomes))
+            forecasts = [(o.prediction, o.baselines or {}) for o in outcomes]
+            self.prediction_log.record(request_rows(forecasts, self.predictor.info.name))
         return predictions
-
-    def _log_rows(self, outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
-        """The prediction log's rows of one request: its id, when and by which model."""
-        assert self.predictor is not None
-        common = {
-            "request_id": uuid.uuid4().hex,
-            "served_at": datetime.now(UTC),
-            "source": "http",
-            "model_name": self.predictor.info.name,
-        }
-        return [{**common, **o.prediction, **(o.baselines or {})} for o in outcomes]
 
     @bentoml.api(input_spec=PredictRequest)
     async def predict(self, symbol: str, bars: list[Bar]) -> Prediction:
