@@ -21,7 +21,15 @@ from tests.support.servers import MONITORING_DIR
 from tools.alert_receiver import parse_args
 
 COMPOSE_FILE = MONITORING_DIR / "docker-compose.yml"
-SERVICES = {"rps-service", "mlflow", "prometheus", "alertmanager", "alert-receiver", "grafana"}
+SERVICES = {
+    "rps-service",
+    "mlflow",
+    "prometheus",
+    "alertmanager",
+    "alert-receiver",
+    "pushgateway",
+    "grafana",
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +108,12 @@ def test_the_services_are_wired_under_the_names_the_configs_use(compose):
         for static in manager["static_configs"]
         for target in static["targets"]
     }
-    assert targets == {"rps-service:3000", "prometheus:9090", "alertmanager:9093"}
+    assert targets == {
+        "rps-service:3000",
+        "prometheus:9090",
+        "alertmanager:9093",
+        "pushgateway:9091",
+    }
     assert {t.split(":")[0] for t in targets} <= set(services)
 
     # Prometheus reads compose/prometheus.yml through the monitoring/ mount.

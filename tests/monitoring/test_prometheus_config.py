@@ -12,6 +12,7 @@ import yaml
 from tests.support.servers import (
     LOCAL_ALERTMANAGER,
     LOCAL_PROMETHEUS,
+    LOCAL_PUSHGATEWAY,
     LOCAL_SERVICE,
     MONITORING_DIR,
     RULES_DIR,
@@ -21,11 +22,20 @@ from tests.support.servers import (
 
 PROMETHEUS_CONFIGS = [MONITORING_DIR / "prometheus.yml", MONITORING_DIR / "compose/prometheus.yml"]
 RULE_TESTS = sorted((MONITORING_DIR / "tests").glob("*.yml"))
-ALERTS = {"RpsServiceDown", "RpsHighErrorRate", "RpsInferenceLatencyHigh", "RpsDriftRatioHigh"}
+ALERTS = {
+    "RpsServiceDown",
+    "RpsHighErrorRate",
+    "RpsInferenceLatencyHigh",
+    "RpsDriftRatioHigh",
+    "RpsLiveSkillBelowBaseline",
+    "RpsForecastsNotScored",
+    "RpsStaleForecast",
+}
 COMPOSE_ADDRESSES = {
     LOCAL_SERVICE: "rps-service:3000",
     LOCAL_PROMETHEUS: "prometheus:9090",
     LOCAL_ALERTMANAGER: "alertmanager:9093",
+    LOCAL_PUSHGATEWAY: "pushgateway:9091",
 }
 
 
@@ -129,6 +139,7 @@ def test_test_prometheus_config_rewrites_addresses_and_timings(tmp_path, promtoo
             LOCAL_SERVICE: "127.0.0.1:1111",
             LOCAL_PROMETHEUS: "127.0.0.1:2222",
             LOCAL_ALERTMANAGER: None,
+            LOCAL_PUSHGATEWAY: "127.0.0.1:3333",
         },
         rule_files=rules,
     )
@@ -139,6 +150,7 @@ def test_test_prometheus_config_rewrites_addresses_and_timings(tmp_path, promtoo
     } == {
         "rps_service": ["127.0.0.1:1111"],
         "prometheus": ["127.0.0.1:2222"],
+        "pushgateway": ["127.0.0.1:3333"],
     }
     assert "alerting" not in config
     result = run(promtool, "check", "config", str(config_path))

@@ -44,13 +44,14 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MONITORING_DIR = PROJECT_ROOT / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
-DEBIAN_PACKAGES = "prometheus prometheus-alertmanager"
+DEBIAN_PACKAGES = "prometheus prometheus-alertmanager prometheus-pushgateway"
 LOCALHOST = "127.0.0.1"
 
 # The addresses the real configuration uses for a local `make serve` + `make monitor`.
 LOCAL_SERVICE = "127.0.0.1:3000"
 LOCAL_PROMETHEUS = "127.0.0.1:9090"
 LOCAL_ALERTMANAGER = "127.0.0.1:9093"
+LOCAL_PUSHGATEWAY = "127.0.0.1:9091"
 
 # Each tool under the names it has in Debian's packages and upstream.
 BINARY_NAMES = {
@@ -58,6 +59,7 @@ BINARY_NAMES = {
     "promtool": ("promtool",),
     "alertmanager": ("prometheus-alertmanager", "alertmanager"),
     "amtool": ("amtool",),
+    "pushgateway": ("prometheus-pushgateway", "pushgateway"),
 }
 
 
@@ -425,12 +427,27 @@ def running_alertmanager(workdir: Path, *, webhook_url: str) -> Iterator[ServerP
         f"--web.external-url=http://{LOCALHOST}:{port}",
         "--cluster.listen-address=",  # no gossip cluster: no second port, no peers
     ]
+    with _running_on_loopback("alertmanager", argv, port, workdir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_pushgateway(workdir: Path) -> Iterator[ServerProcess]:
+    """The Prometheus Pushgateway on a free port, keeping pushed samples in memory."""
+    binary = require_binaries("pushgateway")["pushgateway"]
+    port = free_port()
+    argv = [binary, f"--web.listen-address={LOCALHOST}:{port}"]
+    with _running_on_loopback("pushgateway", argv, port, workdir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running_on_loopback(
+    name: str, argv: list[str], port: int, workdir: Path
+) -> Iterator[ServerProcess]:
+    """A Prometheus project's server on 127.0.0.1:`port`, ready once /-/ready answers."""
     with running_process(
-        "alertmanager",
-        argv,
-        url=f"http://{LOCALHOST}:{port}",
-        ready_path="/-/ready",
-        log_dir=workdir,
+        name, argv, url=f"http://{LOCALHOST}:{port}", ready_path="/-/ready", log_dir=workdir
     ) as server:
         yield server
 
@@ -441,6 +458,7 @@ def running_prometheus(
     *,
     service_target: str | None,
     alertmanager_address: str | None = None,
+    pushgateway_address: str | None = None,
     for_duration: str = "2s",
     interval: str = "1s",
 ) -> Iterator[tuple[ServerProcess, PrometheusAPI]]:
@@ -448,7 +466,8 @@ def running_prometheus(
 
     ``service_target`` (host:port) replaces the service's address in job ``rps_service``;
     Prometheus scrapes itself at its test port; the Alertmanager job and alerting go to
-    ``alertmanager_address``, or are dropped when it is None.
+    ``alertmanager_address`` and the Pushgateway job to ``pushgateway_address``, or are dropped
+    when it is None.
     """
     binary = require_binaries("prometheus")["prometheus"]
     port = free_port()
@@ -460,6 +479,7 @@ def running_prometheus(
             LOCAL_SERVICE: service_target,
             LOCAL_PROMETHEUS: address,
             LOCAL_ALERTMANAGER: alertmanager_address,
+            LOCAL_PUSHGATEWAY: pushgateway_address,
         },
         rule_files=rules,
         interval=interval,

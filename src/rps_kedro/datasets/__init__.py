@@ -13,6 +13,7 @@ from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
 from rps_kedro.datasets.prediction_log import PredictionLogDataset
+from rps_kedro.datasets.pushgateway import PushgatewayDataset
 from rps_kedro.datasets.replay import ReplayMarketDataset
 from rps_kedro.datasets.router import MarketRouterDataset
 from rps_kedro.datasets.simulator import SimulatedMarketDataset
@@ -29,6 +30,7 @@ __all__ = [
     "MissingCredentialsError",
     "PredictionLogDataset",
     "ProviderError",
+    "PushgatewayDataset",
     "RateLimitError",
     "ReplayMarketDataset",
     "SimulatedMarketDataset",

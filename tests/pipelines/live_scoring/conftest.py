@@ -72,10 +72,11 @@ def logged() -> dict:
         _forecast("BTC-USD", _hour(2), _hour(3), request="c"),  # its bar never came
         _forecast("AAPL", FRIDAY_CLOSE_BAR, MONDAY_OPEN_BAR, request="d", log_return=0.01),
     ]
-    second = [_forecast("BTC-USD", _hour(5), _hour(6), request="e")]  # not due yet
+    monday = MONDAY_OPEN_BAR
+    second = [_forecast("BTC-USD", monday, monday + pd.Timedelta(hours=1), request="e")]  # due
     return {
         "date=2026-03-06/hour=01/host-1": lambda: pd.DataFrame(first),
-        "date=2026-03-06/hour=06/scheduled-0000": lambda: pd.DataFrame(second),
+        "date=2026-03-09/hour=13/scheduled-0000": lambda: pd.DataFrame(second),
         "date=2026-02-01/hour=00/host-1": lambda: pytest.fail("older than lookback_days: unread"),
     }
 

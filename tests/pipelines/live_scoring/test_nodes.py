@@ -7,15 +7,16 @@ import pytest
 from rps_kedro.core.features import compute_targets
 from rps_kedro.pipelines.live_scoring.nodes import (
     collect_predictions,
+    live_metric_samples,
     live_metrics,
     score_predictions,
 )
 from rps_kedro.pipelines.training.metrics import qlike_losses
-from tests.pipelines.live_scoring.conftest import FRIDAY_CLOSE_BAR, _bars, _hour
+from tests.pipelines.live_scoring.conftest import FRIDAY_CLOSE_BAR, MONDAY_OPEN_BAR, _bars
 
 
 def test_each_forecast_is_scored_missing_or_pending(logged, bars, params):
-    scored = score_predictions(collect_predictions(logged, params), bars)
+    scored = score_predictions(collect_predictions(logged, params), bars, params)
     status = scored.set_index("request_id")["status"].to_dict()
     assert status == {"a": "scored", "b": "scored", "c": "missing", "d": "scored", "e": "pending"}
     targets = compute_targets(bars).set_index(["symbol", "timestamp"])
@@ -27,19 +28,21 @@ def test_each_forecast_is_scored_missing_or_pending(logged, bars, params):
 
 
 def test_a_late_bar_turns_a_pending_forecast_into_a_scored_one(logged, bars, params):
-    late = _bars("BTC-USD", [_hour(6)], [101.0])
-    before = score_predictions(collect_predictions(logged, params), bars)
-    after = score_predictions(collect_predictions(logged, params), pd.concat([bars, late]))
+    monday = [MONDAY_OPEN_BAR, MONDAY_OPEN_BAR + pd.Timedelta(hours=1)]
+    late = _bars("BTC-USD", monday, [101.0, 101.3])
+    before = score_predictions(collect_predictions(logged, params), bars, params)
+    after = score_predictions(collect_predictions(logged, params), pd.concat([bars, late]), params)
     assert before.set_index("request_id").loc["e", "status"] == "pending"
     assert after.set_index("request_id").loc["e", "status"] == "scored"
 
 
 def test_metrics_per_symbol_version_and_window_equal_a_hand_computation(logged, bars, params):
-    scored = score_predictions(collect_predictions(logged, params), bars)
+    scored = score_predictions(collect_predictions(logged, params), bars, params)
     metrics = live_metrics(scored, params).set_index(["symbol", "model_version", "window"])
     assert sorted(metrics.index) == [
         ("AAPL", "3", "1d"),
         ("AAPL", "3", "7d"),
+        ("BTC-USD", "3", "1d"),
         ("BTC-USD", "3", "7d"),
         ("BTC-USD", "4", "7d"),
     ]
@@ -61,5 +64,32 @@ def test_metrics_per_symbol_version_and_window_equal_a_hand_computation(logged, 
 
 
 def test_an_empty_log_gives_no_metrics(bars, params):
-    scored = score_predictions(collect_predictions({}, params), bars)
+    scored = score_predictions(collect_predictions({}, params), bars, params)
     assert scored.empty and live_metrics(scored, params).empty
+
+
+def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, params):
+    scored = score_predictions(collect_predictions(logged, params), bars, params)
+    metrics = live_metrics(scored, params)
+    samples = live_metric_samples(metrics, scored.assign(source="scheduled"))
+    skill = samples.query("metric == 'rps_live_skill' and symbol == 'BTC-USD' and window == '7d'")
+    row = metrics.query("symbol == 'BTC-USD' and model_version == '3' and window == '7d'").iloc[0]
+    by_target = skill.query("model_version == '3'").set_index("target")["value"]
+    assert by_target.to_dict() == {
+        "return": row["return_skill_vs_persistence"],
+        "volatility": row["volatility_skill_vs_har"],
+    }
+    assert set(samples.columns) == {
+        "metric",
+        "symbol",
+        "model_version",
+        "window",
+        "target",
+        "value",
+    }
+    newest = samples.query("metric == 'rps_live_newest_forecast_timestamp_seconds'")
+    assert newest.set_index("symbol")["value"].to_dict() == {
+        symbol: served.timestamp()
+        for symbol, served in scored.groupby("symbol")["served_at"].max().items()
+    }
+    assert len(samples) == len(metrics) * 5 + 2  # 2 skills + 3 group metrics, 2 symbols' times

@@ -1,4 +1,5 @@
-"""The live scoring pipeline on an in-memory catalog: log + bars -> scored forecasts, metrics."""
+"""The live scoring pipeline on an in-memory catalog: log + bars -> scored forecasts, metrics,
+and the samples the Pushgateway dataset pushes."""
 
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
@@ -6,15 +7,13 @@ from kedro.runner import SequentialRunner
 from rps_kedro.pipelines.live_scoring import create_pipeline
 
 
-def test_the_pipeline_scores_the_log_and_writes_metrics(logged, bars, params):
+def test_the_pipeline_scores_the_log_and_makes_prometheus_samples(logged, bars, params):
     catalog = DataCatalog()
     catalog["prediction_log"] = logged
     catalog["primary_bars"] = bars
     catalog["params:live_scoring"] = params
     SequentialRunner().run(create_pipeline(), catalog)
-    weekly = catalog["live_metrics"].load().query("window == '7d'")
-    assert weekly[["scored", "missing", "pending"]].sum().to_dict() == {
-        "scored": 3,
-        "missing": 1,
-        "pending": 1,
-    }
+    samples = catalog["live_metrics_pushgateway"].load().query("window == '7d'")
+    by_metric = samples.groupby("metric")["value"]
+    assert by_metric.sum()["rps_live_scored_forecasts"] == 3
+    assert by_metric.max()["rps_live_unscored_share"] == 0.5  # BTC-USD: one of two due is missing

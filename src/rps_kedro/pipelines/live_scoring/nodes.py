@@ -22,6 +22,13 @@ TIME_COLUMNS = ["served_at", "timestamp", "prediction_for"]
 FORECAST_KEY = ["request_id", *KEY_COLUMNS]
 PARTITION_DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 SCORED, MISSING, PENDING = "scored", "missing", "pending"
+SAMPLE_LABELS = ["symbol", "model_version", "window", "target"]
+SKILL_COLUMNS = {"return": "return_skill_vs_persistence", "volatility": "volatility_skill_vs_har"}
+GROUP_METRICS = {  # Prometheus metric: live_metrics column (one sample per group, no target)
+    "rps_live_scored_forecasts": "scored",
+    "rps_live_unscored_share": "unscored_share",
+    "rps_live_out_of_range_share": "mean_out_of_range_share",
+}
 
 
 def as_of_time(params: dict[str, Any]) -> pd.Timestamp:
@@ -59,15 +66,19 @@ def realised_next_bars(bars: pd.DataFrame) -> pd.DataFrame:
     return targets.assign(realised_for=bars.groupby("symbol")["timestamp"].shift(-1))
 
 
-def score_predictions(predictions: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
+def score_predictions(
+    predictions: pd.DataFrame, bars: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
     """Each forecast with its realised values and status: `scored` (its bar arrived), `missing`
-    (its bar time has passed without a bar) or `pending` (its bar is not due yet)."""
+    (its bar is overdue: `bar_delay_hours` past its end at `as_of`, and still absent) or
+    `pending` (its bar may still come). A later run re-reads the log, so a late bar turns a
+    missing forecast into a scored one."""
     if predictions.empty:
         return predictions
     scored = predictions.merge(realised_next_bars(bars), on=KEY_COLUMNS, how="left")
     arrived = (scored["realised_for"] == scored["prediction_for"]).to_numpy()
-    newest_bar = scored["symbol"].map(bars.groupby("symbol")["timestamp"].max())
-    overdue = (scored["prediction_for"] <= newest_bar).to_numpy()
+    due = scored["prediction_for"] + pd.Timedelta(hours=1 + params["bar_delay_hours"])
+    overdue = (due <= as_of_time(params)).to_numpy()
     status = np.select([arrived, overdue], [SCORED, MISSING], PENDING)
     realised = {
         column: scored[column].where(arrived)
@@ -146,3 +157,34 @@ def live_metrics(scored: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def live_metric_samples(metrics: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """The live metrics as Prometheus samples (metric, labels, value): skill per target, scored
+    forecasts, unscored and out-of-range shares per group, and each symbol's newest scheduled
+    forecast time (an empty label is an absent one)."""
+    rows = []
+    for record in metrics.to_dict(orient="records"):
+        labels = {label: record[label] for label in SAMPLE_LABELS[:3]}
+        rows += [
+            {"metric": "rps_live_skill", **labels, "target": target, "value": record[column]}
+            for target, column in SKILL_COLUMNS.items()
+        ]
+        rows += [
+            {"metric": metric, **labels, "target": "", "value": record[column]}
+            for metric, column in GROUP_METRICS.items()
+        ]
+    if not scored.empty:
+        scheduled = scored.loc[scored["source"] == "scheduled"]
+        for symbol, served_at in scheduled.groupby("symbol")["served_at"].max().items():
+            rows.append(
+                {
+                    "metric": "rps_live_newest_forecast_timestamp_seconds",
+                    "symbol": symbol,
+                    "model_version": "",
+                    "window": "",
+                    "target": "",
+                    "value": served_at.timestamp(),
+                }
+            )
+    return pd.DataFrame(rows, columns=["metric", *SAMPLE_LABELS, "value"])

@@ -1,9 +1,11 @@
-"""Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics."""
+"""Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics ->
+the Pushgateway."""
 
 from kedro.pipeline import Pipeline, node
 
 from rps_kedro.pipelines.live_scoring.nodes import (
     collect_predictions,
+    live_metric_samples,
     live_metrics,
     score_predictions,
 )
@@ -21,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 score_predictions,
-                inputs=["logged_forecasts", "primary_bars"],
+                inputs=["logged_forecasts", "primary_bars", "params:live_scoring"],
                 outputs="scored_predictions",
                 name="score_predictions",
             ),
@@ -30,6 +32,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["scored_predictions", "params:live_scoring"],
                 outputs="live_metrics",
                 name="compute_live_metrics",
+            ),
+            node(
+                live_metric_samples,
+                inputs=["live_metrics", "scored_predictions"],
+                outputs="live_metrics_pushgateway",
+                name="push_live_metrics",
             ),
         ]
     )
