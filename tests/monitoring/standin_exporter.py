@@ -4,7 +4,8 @@ It exposes, with prometheus_client, the metric surface the serving issue specifi
 labels) and BentoML 1.4's built-in request metrics (``bentoml_service_request_*`` with labels
 ``endpoint, service_name, service_version, http_response_code, runner_name``, read in
 ``bentoml/_internal/server/http/instruments.py``), and moves them like light traffic would.
-The drift ratio is whatever the test sets.
+The drift ratio is whatever the test sets. It also exposes the live-scoring gauges that
+`kedro run --pipelines live_scoring` pushes to the Pushgateway, at healthy values.
 
 It tests the wiring of rules, Alertmanager, receiver and dashboard, not the service: the
 integration test with the real ``bentoml serve`` replaces it (and checks the real names).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -29,6 +31,7 @@ BENTOML_LABELS = [
 INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 FEATURES = ("log_return_1h", "log_return_24h", "realized_vol_24h", "volume_z_24h")
 TARGETS = {"log_return": 0.01, "volatility": 0.005}
+LIVE_LABELS = ["symbol", "model_version", "window"]
 
 
 @dataclass
@@ -79,6 +82,31 @@ class StandinMetrics:
         self.model_info = Gauge(
             "rps_model_info", "The served model", ["version", "alias"], registry=r
         )
+        self.live_skill = Gauge(
+            "rps_live_skill", "Live skill", [*LIVE_LABELS, "target"], registry=r
+        )
+        self.live_scored = Gauge(
+            "rps_live_scored_forecasts", "Scored forecasts", LIVE_LABELS, registry=r
+        )
+        self.live_unscored = Gauge(
+            "rps_live_unscored_share", "Unscored share", LIVE_LABELS, registry=r
+        )
+        self.newest_forecast = Gauge(
+            "rps_live_newest_forecast_timestamp_seconds",
+            "Newest scheduled forecast",
+            ["symbol"],
+            registry=r,
+        )
+
+    def healthy_live_scores(self) -> None:
+        """What live scoring pushes for a champion that beats its baselines, fresh."""
+        for window, scored in (("1d", 24), ("7d", 168)):
+            labels = {"symbol": "BTC-USD", "model_version": "3", "window": window}
+            for target in ("return", "volatility"):
+                self.live_skill.labels(**labels, target=target).set(0.02)
+            self.live_scored.labels(**labels).set(scored)
+            self.live_unscored.labels(**labels).set(0.01)
+        self.newest_forecast.labels(symbol="BTC-USD").set(time.time())
 
 
 def request_labels(code: str) -> dict[str, str]:
@@ -98,6 +126,7 @@ class StandinExporter:
         self.metrics = StandinMetrics()
         self.metrics.drift_ratio.set(drift_ratio)
         self.metrics.model_info.labels(version="3", alias="champion").set(1)
+        self.metrics.healthy_live_scores()
         for feature in FEATURES:  # every feature's series exists from the start, at 0
             self.metrics.out_of_range.labels(feature=feature)
         for code in ("200", "500"):  # as BentoML does for each route, so rate() starts at 0
@@ -132,6 +161,7 @@ class StandinExporter:
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
             self.request()
+            self.metrics.newest_forecast.labels(symbol="BTC-USD").set(time.time())
 
     def set_drift_ratio(self, value: float) -> None:
         self.metrics.drift_ratio.set(value)

@@ -21,6 +21,9 @@ def test_prometheus_loads_the_rules_and_scrapes_the_service_job(standin_stack, s
         "RpsHighErrorRate",
         "RpsInferenceLatencyHigh",
         "RpsDriftRatioHigh",
+        "RpsLiveSkillBelowBaseline",
+        "RpsForecastsNotScored",
+        "RpsStaleForecast",
     }
     assert all(r["health"] == "ok" for g in groups for r in g["rules"])
     jobs = {t["labels"]["job"]: t["labels"]["instance"] for t in standin_stack.prometheus.targets()}
@@ -63,3 +66,24 @@ def test_the_drift_alert_reaches_the_receivers_file_and_resolves(standin_stack, 
         timeout=30,
         what="the drift alert firing again",
     )
+
+
+def test_live_skill_below_its_baseline_reaches_the_receivers_file(standin_stack, standin_exporter):
+    """Live scoring's gauges (as pushed to the Pushgateway): a served forecast that trails its
+    baseline over 7 days pages, with the symbol, target and model version."""
+    skill = standin_exporter.metrics.live_skill.labels(
+        symbol="BTC-USD", model_version="3", window="7d", target="volatility"
+    )
+    skill.set(-0.1)
+    try:
+        alert = standin_stack.wait_for_alert("RpsLiveSkillBelowBaseline", "firing", timeout=30)
+        labels = alert["labels"]
+        assert (labels["symbol"], labels["target"], labels["model_version"]) == (
+            "BTC-USD",
+            "volatility",
+            "3",
+        )
+        assert "skill -0.100" in alert["annotations"]["summary"]
+    finally:
+        skill.set(0.02)
+    standin_stack.wait_for_alert("RpsLiveSkillBelowBaseline", "resolved", timeout=30)

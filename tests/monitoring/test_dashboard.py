@@ -37,6 +37,10 @@ REQUIRED = {
     "prediction distribution": r"rps_prediction_value_bucket\{",
     "model version": r"^rps_model_info\{",
     "firing alerts": r'^ALERTS\{alertstate="firing"\}$',
+    "live skill vs baselines": r'^rps_live_skill\{window="7d"\}$',
+    "scored forecasts per hour": r"rps_live_scored_forecasts\{",
+    "unscored share": r"rps_live_unscored_share\{",
+    "scheduled forecast age": r"time\(\) - .*rps_live_newest_forecast_timestamp_seconds",
 }
 
 
