@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# `make monitor`: Prometheus, Alertmanager and the alert receiver on 127.0.0.1, in the foreground,
-# against the service of `make serve` (127.0.0.1:3000). Ctrl-C stops all three.
+# `make monitor`: Prometheus, Alertmanager, the Pushgateway and the alert receiver on 127.0.0.1, in
+# the foreground, against the service of `make serve` (127.0.0.1:3000). Ctrl-C stops them all.
 #
 #   Prometheus    http://127.0.0.1:9090   monitoring/prometheus.yml + monitoring/rules/
 #   Alertmanager  http://127.0.0.1:9093   monitoring/alertmanager.yml
+#   Pushgateway   http://127.0.0.1:9091   live scoring pushes its metrics here (RPS_PUSHGATEWAY_URL)
 #   receiver      http://127.0.0.1:9095   alerts appended to data/08_reporting/alerts/alerts.jsonl
 #
 # Data and logs in data/08_reporting/monitoring/. MONITOR_RECEIVER=0 skips the receiver (when
-# `make alert-receiver` runs it elsewhere). Binaries: Debian's prometheus and
-# prometheus-alertmanager packages (or upstream builds on PATH).
+# `make alert-receiver` runs it elsewhere). Binaries: Debian's prometheus, prometheus-alertmanager
+# and prometheus-pushgateway packages (or upstream builds on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,17 +26,19 @@ find_binary() {
 }
 PROMETHEUS=$(find_binary prometheus) || missing=1
 ALERTMANAGER=$(find_binary prometheus-alertmanager alertmanager) || missing=1
+PUSHGATEWAY=$(find_binary prometheus-pushgateway pushgateway) || missing=1
 if [[ -n "${missing:-}" ]]; then
-  echo "prometheus and alertmanager are needed: apt-get install prometheus prometheus-alertmanager" >&2
+  echo "prometheus, alertmanager and the pushgateway are needed:" \
+    "apt-get install prometheus prometheus-alertmanager prometheus-pushgateway" >&2
   exit 1
 fi
 
-ports=(9090 9093)
+ports=(9090 9091 9093)
 [[ "${MONITOR_RECEIVER:-1}" != 0 ]] && ports+=(9095)
 for port in "${ports[@]}"; do
   if "$PYTHON" -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
-    echo "port $port is in use (Debian's own prometheus / prometheus-alertmanager services?" \
-      "systemctl disable --now prometheus prometheus-alertmanager)" >&2
+    echo "port $port is in use (Debian's own prometheus / alertmanager / pushgateway services?" \
+      "systemctl disable --now prometheus prometheus-alertmanager prometheus-pushgateway)" >&2
     exit 1
   fi
 done
@@ -78,6 +81,10 @@ fi
   --cluster.listen-address= >"$STATE/alertmanager.log" 2>&1 &
 pids+=($!)
 wait_ready alertmanager http://127.0.0.1:9093/-/ready
+
+"$PUSHGATEWAY" --web.listen-address=127.0.0.1:9091 >"$STATE/pushgateway.log" 2>&1 &
+pids+=($!)
+wait_ready pushgateway http://127.0.0.1:9091/-/ready
 
 "$PROMETHEUS" --config.file=monitoring/prometheus.yml \
   --storage.tsdb.path="$STATE/prometheus" \
