@@ -125,6 +125,13 @@ def rps_kedro_data_refresh():
             runtime_params=params["kedro_params"],
         )
 
+    @task(task_id="push-live-metrics")
+    def push_live_metrics(params=None):
+        _run_kedro_node(
+            node_names=["push_live_metrics"],
+            runtime_params=params["kedro_params"],
+        )
+
     tasks = {
         "fetch-new-bars": fetch_new_bars(),
         "merge-snapshot": merge_snapshot(),
@@ -135,6 +142,7 @@ def rps_kedro_data_refresh():
         "profile-model-input": profile_model_input(),
         "collect-logged-predictions-score-predictions": collect_logged_predictions_score_predictions(),
         "compute-live-metrics": compute_live_metrics(),
+        "push-live-metrics": push_live_metrics(),
     }
     tasks["fetch-new-bars"] >> tasks["merge-snapshot"]
     tasks["merge-snapshot"] >> tasks["check-bars-quality"]
@@ -146,6 +154,8 @@ def rps_kedro_data_refresh():
     tasks["enforce-quality-gate"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["collect-logged-predictions-score-predictions"] >> tasks["compute-live-metrics"]
+    tasks["collect-logged-predictions-score-predictions"] >> tasks["push-live-metrics"]
+    tasks["compute-live-metrics"] >> tasks["push-live-metrics"]
 
 
 rps_kedro_data_refresh()
