@@ -65,7 +65,8 @@ def test_metrics_per_symbol_version_and_window_equal_a_hand_computation(logged, 
 
 def test_an_empty_log_gives_no_metrics(bars, params):
     scored = score_predictions(collect_predictions({}, params), bars, params)
-    assert scored.empty and live_metrics(scored, params).empty
+    metrics = live_metrics(scored, params)
+    assert scored.empty and metrics.empty and "return_skill_vs_persistence" in metrics.columns
 
 
 def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, params):

@@ -23,6 +23,24 @@ FORECAST_KEY = ["request_id", *KEY_COLUMNS]
 PARTITION_DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 SCORED, MISSING, PENDING = "scored", "missing", "pending"
 SAMPLE_LABELS = ["symbol", "model_version", "window", "target"]
+METRIC_COLUMNS = [  # live_metrics' columns, in order (an empty result keeps them)
+    "symbol",
+    "model_version",
+    "window",
+    "as_of",
+    "scored",
+    "missing",
+    "pending",
+    "unscored_share",
+    "rmse_return",
+    "rmse_return_persistence",
+    "return_skill_vs_persistence",
+    "qlike_volatility",
+    "qlike_volatility_har",
+    "volatility_skill_vs_har",
+    "directional_accuracy",
+    "mean_out_of_range_share",
+]
 SKILL_COLUMNS = {"return": "return_skill_vs_persistence", "volatility": "volatility_skill_vs_har"}
 GROUP_METRICS = {  # Prometheus metric: live_metrics column (one sample per group, no target)
     "rps_live_scored_forecasts": "scored",
@@ -140,7 +158,7 @@ def live_metrics(scored: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     as_of = as_of_time(params)
     rows: list[dict[str, Any]] = []
     if scored.empty:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=METRIC_COLUMNS)
     for window, hours in params["windows_hours"].items():
         start = as_of - pd.Timedelta(hours=hours)
         in_window = scored.loc[
@@ -156,7 +174,7 @@ def live_metrics(scored: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
                     **_window_metrics(group, params["volatility_floor"]),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def live_metric_samples(metrics: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
