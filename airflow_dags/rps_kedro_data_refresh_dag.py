@@ -125,6 +125,13 @@ def rps_kedro_data_refresh():
             runtime_params=params["kedro_params"],
         )
 
+    @task(task_id="log-live-skill-to-registry")
+    def log_live_skill_to_registry(params=None):
+        _run_kedro_node(
+            node_names=["log_live_skill_to_registry"],
+            runtime_params=params["kedro_params"],
+        )
+
     @task(task_id="push-live-metrics")
     def push_live_metrics(params=None):
         _run_kedro_node(
@@ -142,6 +149,7 @@ def rps_kedro_data_refresh():
         "profile-model-input": profile_model_input(),
         "collect-logged-predictions-score-predictions": collect_logged_predictions_score_predictions(),
         "compute-live-metrics": compute_live_metrics(),
+        "log-live-skill-to-registry": log_live_skill_to_registry(),
         "push-live-metrics": push_live_metrics(),
     }
     tasks["fetch-new-bars"] >> tasks["merge-snapshot"]
@@ -154,6 +162,7 @@ def rps_kedro_data_refresh():
     tasks["enforce-quality-gate"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["collect-logged-predictions-score-predictions"] >> tasks["compute-live-metrics"]
+    tasks["compute-live-metrics"] >> tasks["log-live-skill-to-registry"]
     tasks["collect-logged-predictions-score-predictions"] >> tasks["push-live-metrics"]
     tasks["compute-live-metrics"] >> tasks["push-live-metrics"]
 

@@ -9,6 +9,7 @@ from rps_kedro.pipelines.live_scoring.nodes import (
     collect_predictions,
     live_metric_samples,
     live_metrics,
+    registry_live_skill,
     score_predictions,
 )
 from rps_kedro.pipelines.training.metrics import qlike_losses
@@ -94,3 +95,19 @@ def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, pa
         for symbol, served in scored.groupby("symbol")["served_at"].max().items()
     }
     assert len(samples) == len(metrics) * 5 + 2  # 2 skills + 3 group metrics, 2 symbols' times
+
+
+def test_the_registry_gets_each_versions_metrics_and_weekly_skill_tags(logged, bars, params):
+    metrics = live_metrics(
+        score_predictions(collect_predictions(logged, params), bars, params), params
+    )
+    versions = registry_live_skill(metrics)
+    assert sorted(versions) == ["3", "4"]
+    three = versions["3"]
+    assert three["as_of"] == "2026-03-09 14:00 UTC"
+    weekly = metrics.query("symbol == 'BTC-USD' and model_version == '3' and window == '7d'")
+    expected = weekly["return_skill_vs_persistence"].iloc[0]
+    assert three["metrics"]["7d.BTC-USD.return_skill_vs_persistence"] == expected
+    assert three["tags"]["live_7d_return_skill.BTC-USD"] == f"{expected:.4f}"
+    assert "1d.AAPL.scored" in three["metrics"]
+    assert not any(name.startswith("live_1d") for name in three["tags"])

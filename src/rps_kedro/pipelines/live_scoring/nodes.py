@@ -206,3 +206,26 @@ def live_metric_samples(metrics: pd.DataFrame, scored: pd.DataFrame) -> pd.DataF
                 }
             )
     return pd.DataFrame(rows, columns=["metric", *SAMPLE_LABELS, "value"])
+
+
+def registry_live_skill(metrics: pd.DataFrame) -> dict[str, Any]:
+    """Per model version: every live metric as `<window>.<symbol>.<metric>` (NaN left out), and
+    the 7-day skill per symbol and target as the version's registry tags."""
+    versions: dict[str, Any] = {}
+    for version, rows in metrics.groupby("model_version", sort=True):
+        values = {
+            f"{row['window']}.{row['symbol']}.{name}": float(row[name])
+            for row in rows.to_dict(orient="records")
+            for name in METRIC_COLUMNS[4:]
+            if pd.notna(row[name])
+        }
+        weekly = rows.loc[rows["window"] == "7d"]
+        tags = {
+            f"live_7d_{target}_skill.{row['symbol']}": f"{row[column]:.4f}"
+            for row in weekly.to_dict(orient="records")
+            for target, column in SKILL_COLUMNS.items()
+            if pd.notna(row[column])
+        }
+        as_of = pd.Timestamp(rows["as_of"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
+        versions[str(version)] = {"as_of": as_of, "metrics": values, "tags": tags}
+    return versions

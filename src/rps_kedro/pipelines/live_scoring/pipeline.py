@@ -1,5 +1,5 @@
 """Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics ->
-the Pushgateway."""
+the Pushgateway and the MLflow registry."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -7,6 +7,7 @@ from rps_kedro.pipelines.live_scoring.nodes import (
     collect_predictions,
     live_metric_samples,
     live_metrics,
+    registry_live_skill,
     score_predictions,
 )
 
@@ -38,6 +39,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["live_metrics", "scored_predictions"],
                 outputs="live_metrics_pushgateway",
                 name="push_live_metrics",
+            ),
+            node(
+                registry_live_skill,
+                inputs="live_metrics",
+                outputs="live_skill_registry",
+                name="log_live_skill_to_registry",
             ),
         ]
     )

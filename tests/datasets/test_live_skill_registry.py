@@ -1,0 +1,59 @@
+"""Live skill reaches the MLflow registry: a run per model version with the live metrics, and
+the version's tags (next to its test-window metrics); an unknown version gets no tags."""
+
+import logging
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from rps_kedro.datasets import LiveSkillRegistryDataset
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*Add type hints to the `predict` method:UserWarning"
+)
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """An embedded MLflow store with version 1 of the registered model rps_kedro."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("training", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment("training")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant())
+    mlflow.register_model(info.model_uri, "rps_kedro")
+    yield MlflowClient()
+    mlflow.set_tracking_uri(None)
+
+
+def test_each_version_gets_a_run_and_its_tags(registry, caplog):
+    scores = {
+        "1": {
+            "as_of": "2026-11-30 14:00 UTC",
+            "metrics": {"7d.BTC-USD.return_skill_vs_persistence": -0.01, "7d.BTC-USD.scored": 160},
+            "tags": {"live_7d_return_skill.BTC-USD": "-0.0100"},
+        },
+        "9": {"as_of": "2026-11-30 14:00 UTC", "metrics": {"1d.AAPL.scored": 7}, "tags": {}},
+    }
+    with caplog.at_level(logging.WARNING):
+        LiveSkillRegistryDataset().save(scores)
+    assert "version 9" in caplog.text  # not in the registry: a run, no tags
+
+    version = registry.get_model_version("rps_kedro", "1")
+    assert version.tags["live_7d_return_skill.BTC-USD"] == "-0.0100"
+    run = registry.get_run(version.tags["live_run_id"])
+    assert run.data.metrics == {
+        "7d.BTC-USD.return_skill_vs_persistence": -0.01,
+        "7d.BTC-USD.scored": 160.0,
+    }
+    assert run.data.tags["model_version"] == "1" and run.info.run_name.startswith("live v1 ")
+    experiment = registry.get_experiment_by_name("rps_kedro_live")
+    assert len(registry.search_runs([experiment.experiment_id])) == 2
