@@ -162,6 +162,7 @@ def rps_kedro_data_refresh():
     tasks["enforce-quality-gate"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"] >> tasks["collect-logged-predictions-score-predictions"]
     tasks["collect-logged-predictions-score-predictions"] >> tasks["compute-live-metrics"]
+    tasks["collect-logged-predictions-score-predictions"] >> tasks["log-live-skill-to-registry"]
     tasks["compute-live-metrics"] >> tasks["log-live-skill-to-registry"]
     tasks["collect-logged-predictions-score-predictions"] >> tasks["push-live-metrics"]
     tasks["compute-live-metrics"] >> tasks["push-live-metrics"]

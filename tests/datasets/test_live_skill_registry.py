@@ -3,6 +3,7 @@ the version's tags (next to its test-window metrics); an unknown version gets no
 
 import logging
 
+import matplotlib.pyplot as plt
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
@@ -40,6 +41,7 @@ def test_each_version_gets_a_run_and_its_tags(registry, caplog):
             "as_of": "2026-11-30 14:00 UTC",
             "metrics": {"7d.BTC-USD.return_skill_vs_persistence": -0.01, "7d.BTC-USD.scored": 160},
             "tags": {"live_7d_return_skill.BTC-USD": "-0.0100"},
+            "figures": {"plots/cumulative_skill_vs_baselines.png": plt.figure()},
         },
         "9": {"as_of": "2026-11-30 14:00 UTC", "metrics": {"1d.AAPL.scored": 7}, "tags": {}},
     }
@@ -55,5 +57,7 @@ def test_each_version_gets_a_run_and_its_tags(registry, caplog):
         "7d.BTC-USD.scored": 160.0,
     }
     assert run.data.tags["model_version"] == "1" and run.info.run_name.startswith("live v1 ")
+    artifacts = [a.path for a in registry.list_artifacts(run.info.run_id, "plots")]
+    assert artifacts == ["plots/cumulative_skill_vs_baselines.png"]
     experiment = registry.get_experiment_by_name("rps_kedro_live")
     assert len(registry.search_runs([experiment.experiment_id])) == 2

@@ -1,7 +1,8 @@
 """Live skill next to test skill in the MLflow registry: a write-only dataset that, for each model
 version scored, logs the live metrics to a run of their own (experiment `rps_kedro_live`, tagged
 with the registered model and version) and sets them as tags of that model version, which the
-registry's version page shows beside the training run's test-window metrics. A version missing
+registry's version page shows beside the training run's test-window metrics; the week's plots
+are the run's artifacts. A version missing
 from the registry (deleted since it served) gets its run and a warning, not tags.
 
 It uses MlflowClient, not `mlflow.start_run`: kedro-mlflow may have a run open for the pipeline.
@@ -13,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+import matplotlib.pyplot as plt
 from kedro.io import AbstractDataset, DatasetError
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
@@ -24,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 class LiveSkillRegistryDataset(AbstractDataset[dict[str, Any], None]):
-    """Saves {version: {"as_of", "metrics": {name: value}, "tags": {name: text}}} to MLflow."""
+    """Saves {version: {"as_of", "metrics": {name: value}, "tags": {name: text}, "figures":
+    {artifact path: matplotlib Figure}}} to MLflow."""
 
     def __init__(
         self,
@@ -53,6 +56,9 @@ class LiveSkillRegistryDataset(AbstractDataset[dict[str, Any], None]):
             )
             metrics = [Metric(k, float(v), now_ms, 0) for k, v in scores["metrics"].items()]
             client.log_batch(run.info.run_id, metrics=metrics)
+            for path, figure in scores.get("figures", {}).items():
+                client.log_figure(run.info.run_id, figure, path)
+                plt.close(figure)
             client.set_terminated(run.info.run_id)
             try:
                 for name, text in {**scores["tags"], "live_run_id": run.info.run_id}.items():

@@ -98,10 +98,9 @@ def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, pa
 
 
 def test_the_registry_gets_each_versions_metrics_and_weekly_skill_tags(logged, bars, params):
-    metrics = live_metrics(
-        score_predictions(collect_predictions(logged, params), bars, params), params
-    )
-    versions = registry_live_skill(metrics)
+    scored = score_predictions(collect_predictions(logged, params), bars, params)
+    metrics = live_metrics(scored, params)
+    versions = registry_live_skill(metrics, scored, params)
     assert sorted(versions) == ["3", "4"]
     three = versions["3"]
     assert three["as_of"] == "2026-03-09 14:00 UTC"
@@ -111,3 +110,12 @@ def test_the_registry_gets_each_versions_metrics_and_weekly_skill_tags(logged, b
     assert three["tags"]["live_7d_return_skill.BTC-USD"] == f"{expected:.4f}"
     assert "1d.AAPL.scored" in three["metrics"]
     assert not any(name.startswith("live_1d") for name in three["tags"])
+    assert sorted(three["figures"]) == [
+        "plots/cumulative_skill_vs_baselines.png",
+        "plots/volatility_predicted_vs_realised.png",
+    ]
+    symbols = [
+        axis.get_title()
+        for axis in three["figures"]["plots/volatility_predicted_vs_realised.png"].axes
+    ]
+    assert symbols == ["AAPL", "BTC-USD"]  # the week's scored forecasts of version 3

@@ -16,6 +16,7 @@ import pandas as pd
 
 from rps_kedro.core.bars import KEY_COLUMNS
 from rps_kedro.core.features import compute_targets, sort_bars
+from rps_kedro.pipelines.live_scoring.plots import version_figures
 from rps_kedro.pipelines.training.metrics import qlike_losses
 
 TIME_COLUMNS = ["served_at", "timestamp", "prediction_for"]
@@ -208,9 +209,12 @@ def live_metric_samples(metrics: pd.DataFrame, scored: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows, columns=["metric", *SAMPLE_LABELS, "value"])
 
 
-def registry_live_skill(metrics: pd.DataFrame) -> dict[str, Any]:
-    """Per model version: every live metric as `<window>.<symbol>.<metric>` (NaN left out), and
-    the 7-day skill per symbol and target as the version's registry tags."""
+def registry_live_skill(
+    metrics: pd.DataFrame, scored: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Per model version: every live metric as `<window>.<symbol>.<metric>` (NaN left out), the
+    7-day skill per symbol and target as the version's registry tags, and the week's plots."""
+    figures = version_figures(scored, as_of_time(params), params)
     versions: dict[str, Any] = {}
     for version, rows in metrics.groupby("model_version", sort=True):
         values = {
@@ -227,5 +231,10 @@ def registry_live_skill(metrics: pd.DataFrame) -> dict[str, Any]:
             if pd.notna(row[column])
         }
         as_of = pd.Timestamp(rows["as_of"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
-        versions[str(version)] = {"as_of": as_of, "metrics": values, "tags": tags}
+        versions[str(version)] = {
+            "as_of": as_of,
+            "metrics": values,
+            "tags": tags,
+            "figures": figures.get(str(version), {}),
+        }
     return versions

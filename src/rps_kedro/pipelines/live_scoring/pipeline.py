@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 registry_live_skill,
-                inputs="live_metrics",
+                inputs=["live_metrics", "scored_predictions", "params:live_scoring"],
                 outputs="live_skill_registry",
                 name="log_live_skill_to_registry",
             ),
