@@ -23,6 +23,7 @@ def _catalog(folder) -> DataCatalog:
 def _forecast(symbol: str, version: str) -> dict:
     return {
         "request_id": f"{symbol}-{version}",
+        "source": "http",
         "served_at": SERVED_AT,
         "symbol": symbol,
         "timestamp": datetime(2026, 11, 30, 13, tzinfo=UTC),

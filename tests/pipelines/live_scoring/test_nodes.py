@@ -13,7 +13,12 @@ from rps_kedro.pipelines.live_scoring.nodes import (
     score_predictions,
 )
 from rps_kedro.pipelines.training.metrics import qlike_losses
-from tests.pipelines.live_scoring.conftest import FRIDAY_CLOSE_BAR, MONDAY_OPEN_BAR, _bars
+from tests.pipelines.live_scoring.conftest import (
+    FRIDAY_CLOSE_BAR,
+    MONDAY_OPEN_BAR,
+    _bars,
+    _forecast,
+)
 
 
 def test_each_forecast_is_scored_missing_or_pending(logged, bars, params):
@@ -26,6 +31,21 @@ def test_each_forecast_is_scored_missing_or_pending(logged, bars, params):
     assert weekend["target_log_return"] == pytest.approx(np.log(204.0 / 200.0))
     assert weekend["target_volatility"] == expected["target_volatility"]
     assert scored.set_index("request_id")[["target_log_return"]].loc[["c", "e"]].isna().all().all()
+
+
+def test_a_closed_markets_bar_forecast_every_hour_counts_once(logged, params):
+    weekend = {
+        f"date=2026-03-07/hour={hour:02d}/scheduled-0000": lambda h=hour: pd.DataFrame(
+            [
+                _forecast("AAPL", FRIDAY_CLOSE_BAR, MONDAY_OPEN_BAR, request=f"s{h}")
+                | {"source": "scheduled"}
+            ]
+        )
+        for hour in range(3)
+    }
+    collected = collect_predictions({**logged, **weekend}, params)
+    aapl = collected.loc[collected["symbol"] == "AAPL"]
+    assert sorted(aapl["request_id"]) == ["d", "s0"]  # the HTTP request and one scheduled
 
 
 def test_a_late_bar_turns_a_pending_forecast_into_a_scored_one(logged, bars, params):

@@ -59,7 +59,8 @@ def collect_predictions(
     partitions: dict[str, Callable[[], pd.DataFrame]], params: dict[str, Any]
 ) -> pd.DataFrame:
     """The logged forecasts of the last `lookback_days` partitions, times as UTC, each forecast
-    once (a request's row logged twice counts once)."""
+    once: a request's row logged twice, or a scheduled forecast of the same bar by the same
+    model version (a weekend's hourly runs), counts once."""
     first_day = (as_of_time(params) - pd.Timedelta(days=params["lookback_days"])).date()
     frames = [
         load()
@@ -75,7 +76,11 @@ def collect_predictions(
     predictions = predictions.assign(
         **times, model_version=predictions["model_version"].astype(str)
     )
-    return predictions.drop_duplicates(FORECAST_KEY, keep="first").reset_index(drop=True)
+    predictions = predictions.drop_duplicates(FORECAST_KEY, keep="first")
+    # The hourly schedule forecasts a closed market's last bar again every hour: count it once.
+    scheduled = predictions.loc[predictions["source"] == "scheduled"]
+    repeated = scheduled.index[scheduled.duplicated([*KEY_COLUMNS, "model_version"])]
+    return predictions.drop(index=repeated).reset_index(drop=True)
 
 
 def realised_next_bars(bars: pd.DataFrame) -> pd.DataFrame:
