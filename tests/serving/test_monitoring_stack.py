@@ -16,6 +16,10 @@ from tests.support.servers import MONITORING_DIR, require_binaries, running_moni
 pytestmark = pytest.mark.integration
 
 DASHBOARD = MONITORING_DIR / "grafana/dashboards/rps-service.json"
+# The live accuracy panels show what live scoring pushes to the Pushgateway, not the service's
+# own metrics: here they must evaluate without error; tests/monitoring/test_dashboard.py checks
+# them with data (the stand-in exposes them).
+BATCH_METRICS = "rps_live_"
 
 
 def test_drift_alert_fires_from_the_live_service_and_every_panel_has_data(
@@ -42,5 +46,9 @@ def test_drift_alert_fires_from_the_live_service_and_every_panel_has_data(
         stack.prometheus.wait_for_samples("rps_drift_ratio > 0.1")
 
         outcome = evaluate_panels(load_dashboard(DASHBOARD), stack.prometheus, window=60)
-        problems = [f"{query}: {problem}" for query, problem in outcome.items() if problem]
+        problems = [
+            f"{query}: {problem}"
+            for query, problem in outcome.items()
+            if problem and not (problem.startswith("no data") and BATCH_METRICS in query.expr)
+        ]
         assert not problems, "\n".join(problems)
