@@ -11,7 +11,7 @@ from rps_kedro.pipelines.live_scoring.nodes import collect_predictions
 from rps_kedro.serving.prediction_log import PredictionLog
 from tests.conftest import PROJECT_ROOT
 
-SERVED_AT = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+SERVED_AT = datetime(2026, 11, 30, 14, 5, 7, 123456, tzinfo=UTC)  # the service's: microseconds
 
 
 def _catalog(folder) -> DataCatalog:
@@ -40,7 +40,7 @@ def test_service_and_scheduled_forecasts_load_alike(tmp_path):
     log.record([_forecast("BTC-USD", "3")])
     log.close()
     scheduled = pd.DataFrame([_forecast("AAPL", "3")]).assign(
-        served_at="2026-11-30T14:05:00Z",
+        served_at="2026-11-30T14:05:07Z",  # the forecast pipeline's: whole seconds
         timestamp="2026-11-30T13:00:00Z",
         prediction_for="2026-11-30T14:00:00Z",
     )
@@ -53,7 +53,8 @@ def test_service_and_scheduled_forecasts_load_alike(tmp_path):
     ]
     params = {"as_of": "2026-11-30T15:00:00Z", "lookback_days": 1}
     forecasts = collect_predictions(partitions, params).set_index("symbol")
-    assert forecasts.loc["BTC-USD", "served_at"] == forecasts.loc["AAPL", "served_at"]
+    assert forecasts.loc["BTC-USD", "served_at"] == pd.Timestamp(SERVED_AT)
+    assert forecasts.loc["AAPL", "served_at"] == pd.Timestamp(SERVED_AT).floor("s")
     assert forecasts.loc["BTC-USD", "prediction_for"] == pd.Timestamp(SERVED_AT).floor("h")
     assert forecasts.loc["AAPL", "out_of_range_features"] == ["rsi_14"]
     assert set(forecasts["model_version"]) == {"3"}

@@ -356,11 +356,13 @@ class PrometheusAPI:
 
 @dataclass
 class MonitoringStack:
-    """A running receiver, Alertmanager and Prometheus; see ``running_monitoring_stack``."""
+    """A running receiver, Alertmanager, Pushgateway and Prometheus; see
+    ``running_monitoring_stack``."""
 
     prometheus: PrometheusAPI
     alertmanager_url: str
     receiver_url: str
+    pushgateway_url: str
     alerts_file: Path
     servers: list[ServerProcess] = field(default_factory=list)
 
@@ -502,19 +504,22 @@ def running_prometheus(
 def running_monitoring_stack(
     workdir: Path, *, service_target: str, for_duration: str = "2s", interval: str = "1s"
 ) -> Iterator[MonitoringStack]:
-    """The alert receiver, Alertmanager and Prometheus (scraping ``service_target``), chained the
-    way ``make monitor`` chains them; all stopped on exit."""
+    """The alert receiver, Alertmanager, the Pushgateway and Prometheus (scraping
+    ``service_target`` and the Pushgateway), chained the way ``make monitor`` chains them; all
+    stopped on exit."""
     alerts_file = workdir / "alerts" / "alerts.jsonl"
     with contextlib.ExitStack() as stack:
         receiver = stack.enter_context(running_alert_receiver(alerts_file, workdir))
         alertmanager = stack.enter_context(
             running_alertmanager(workdir, webhook_url=f"{receiver.url}/alerts")
         )
+        pushgateway = stack.enter_context(running_pushgateway(workdir))
         prometheus, api = stack.enter_context(
             running_prometheus(
                 workdir,
                 service_target=service_target,
                 alertmanager_address=alertmanager.url.removeprefix("http://"),
+                pushgateway_address=pushgateway.url.removeprefix("http://"),
                 for_duration=for_duration,
                 interval=interval,
             )
@@ -523,6 +528,7 @@ def running_monitoring_stack(
             prometheus=api,
             alertmanager_url=alertmanager.url,
             receiver_url=receiver.url,
+            pushgateway_url=pushgateway.url,
             alerts_file=alerts_file,
-            servers=[receiver, alertmanager, prometheus],
+            servers=[receiver, alertmanager, pushgateway, prometheus],
         )

@@ -72,7 +72,10 @@ def collect_predictions(
     if not frames:
         return pd.DataFrame()
     predictions = pd.concat(frames, ignore_index=True)
-    times = {column: pd.to_datetime(predictions[column], utc=True) for column in TIME_COLUMNS}
+    times = {
+        column: pd.to_datetime(predictions[column], utc=True, format="ISO8601")
+        for column in TIME_COLUMNS
+    }
     predictions = predictions.assign(
         **times, model_version=predictions["model_version"].astype(str)
     )
