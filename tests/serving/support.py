@@ -71,6 +71,20 @@ class TrainedModel:
     def conf(self) -> Path:
         return self.project / "conf"
 
+    def champion_bundle(self) -> dict[str, Any]:
+        """The project registry's champion with its ForecastModel (the forecast pipeline's
+        `champion_bundle`)."""
+        import mlflow  # noqa: PLC0415
+
+        from rps_kedro.datasets import ChampionModelDataset  # noqa: PLC0415
+
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(f"sqlite:///{self.project / 'mlflow.db'}")
+        try:
+            return ChampionModelDataset(bundle=True).load()
+        finally:
+            mlflow.set_tracking_uri(previous)
+
     def recent_bars(self, symbol: str, count: int, end: int | None = None) -> pd.DataFrame:
         """`count` bars of `symbol`, ending `end` bars before its last one (None: the last)."""
         rows = self.bars[self.bars["symbol"] == symbol]

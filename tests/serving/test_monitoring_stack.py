@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import mlflow
 import pandas as pd
 import pytest
 import yaml
 from kedro.io import DataCatalog
 
-from rps_kedro.datasets import ChampionModelDataset
 from rps_kedro.pipelines.forecast.nodes import forecast_next_hour, prediction_log_partition
 from rps_kedro.pipelines.live_scoring.nodes import (
     collect_predictions,
@@ -53,13 +51,7 @@ def _live_catalog(project, pushgateway_url: str) -> DataCatalog:
 
 def _scheduled_forecast(trained_model, catalog: DataCatalog) -> None:
     """The forecast pipeline's nodes on the project's champion, logged like the hourly run."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{trained_model.project / 'mlflow.db'}")
-    try:
-        bundle = ChampionModelDataset(bundle=True).load()
-    finally:
-        mlflow.set_tracking_uri(previous)
-    forecasts = forecast_next_hour(bundle, trained_model.bars, ["BTC-USD"])
+    forecasts = forecast_next_hour(trained_model.champion_bundle(), trained_model.bars, ["BTC-USD"])
     catalog.save("prediction_log", prediction_log_partition(forecasts))
 
 

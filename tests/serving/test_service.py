@@ -17,7 +17,7 @@ import yaml
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.features import feature_columns, required_lookback
 from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
-from rps_kedro.datasets import ChampionModelDataset, SimulatedMarketDataset
+from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.forecast.nodes import forecast_next_hour, latest_forecasts
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
@@ -294,13 +294,9 @@ def test_many_bad_bars_get_a_short_answer_and_no_traceback_in_the_log(service, b
 def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, trained_model):
     """The forecast pipeline's nodes run on the project's champion bundle and primary bars;
     GET /forecast/{symbol} answers that forecast, equal to /predict on the same latest bars."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{trained_model.project / 'mlflow.db'}")
-    try:
-        bundle = ChampionModelDataset(bundle=True).load()
-    finally:
-        mlflow.set_tracking_uri(previous)
-    forecasts = forecast_next_hour(bundle, trained_model.bars, ["BTC-USD", "AAPL"])
+    forecasts = forecast_next_hour(
+        trained_model.champion_bundle(), trained_model.bars, ["BTC-USD", "AAPL"]
+    )
     path = trained_model.project / settings().forecasts.path  # the service's working directory
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(latest_forecasts(forecasts)))
