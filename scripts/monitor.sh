@@ -82,7 +82,8 @@ fi
 pids+=($!)
 wait_ready alertmanager http://127.0.0.1:9093/-/ready
 
-"$PUSHGATEWAY" --web.listen-address=127.0.0.1:9091 >"$STATE/pushgateway.log" 2>&1 &
+"$PUSHGATEWAY" --web.listen-address=127.0.0.1:9091 \
+  --persistence.file="$STATE/pushgateway.data" >"$STATE/pushgateway.log" 2>&1 &
 pids+=($!)
 wait_ready pushgateway http://127.0.0.1:9091/-/ready
 

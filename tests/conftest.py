@@ -61,9 +61,13 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def kedro_run(project: Path, *arguments: str) -> subprocess.CompletedProcess:
-    """Run `kedro run` in a project copy with its own embedded MLflow store."""
-    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+def kedro_run(project: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `kedro run` in a project copy with its own embedded MLflow store (and `env`)."""
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        **env,
+    }
     return subprocess.run(
         [str(Path(sys.executable).parent / "kedro"), "run", *arguments],
         cwd=project,

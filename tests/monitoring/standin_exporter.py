@@ -97,6 +97,9 @@ class StandinMetrics:
             ["symbol"],
             registry=r,
         )
+        self.test_skill = Gauge(
+            "rps_model_test_skill", "Test skill", ["model_version", "target"], registry=r
+        )
 
     def healthy_live_scores(self) -> None:
         """What live scoring pushes for a champion that beats its baselines, fresh."""
@@ -107,6 +110,8 @@ class StandinMetrics:
             self.live_scored.labels(**labels).set(scored)
             self.live_unscored.labels(**labels).set(0.01)
         self.newest_forecast.labels(symbol="BTC-USD").set(time.time())
+        for target in ("return", "volatility"):
+            self.test_skill.labels(model_version="3", target=target).set(0.03)
 
 
 def request_labels(code: str) -> dict[str, str]:

@@ -41,6 +41,8 @@ REQUIRED = {
     "scored forecasts per hour": r"rps_live_scored_forecasts\{",
     "unscored share": r"rps_live_unscored_share\{",
     "scheduled forecast age": r"time\(\) - .*rps_live_newest_forecast_timestamp_seconds",
+    "live skill per target": r'avg by \(target, model_version\) \(rps_live_skill\{window="7d"\}\)',
+    "test skill per target": r"max by \(target, model_version\) \(rps_model_test_skill\)",
 }
 
 

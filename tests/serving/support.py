@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import http.client
 import json
+import math
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -17,10 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
+from sklearn.dummy import DummyRegressor
 
-from tests.conftest import PROJECT_ROOT, copy_project, kedro_run
+from rps_kedro.core.forecasters import LearnedTarget, VolatilityFloor
+from rps_kedro.core.model import ForecastModel, load_model
+from rps_kedro.core.model_names import MODEL_ARTIFACT, REGISTERED_MODEL_NAME
+from tests.conftest import PROJECT_ROOT, copy_project, kedro_run, project_parameters
 from tests.support.servers import LOCALHOST, ServerProcess, free_port, running_process
 
 BIN = Path(sys.executable).parent
@@ -34,6 +42,10 @@ FAST_PARAMETERS = {
 }
 # Fewer boosting rounds: the tests are about the serving path, not the model's skill.
 SMALL_MODEL_ITERATIONS = 40
+# A deliberately bad model (live scoring must flag it): constants far from any market.
+BAD_MODEL = "deliberately_bad"
+BAD_LOG_RETURN = 0.02
+BAD_VOLATILITY = 0.05
 QUIET = {
     "KEDRO_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "1",
@@ -58,6 +70,19 @@ def train_project(destination: Path, small_model: bool = True) -> Path:
     return project
 
 
+@contextlib.contextmanager
+def project_registry(project: Path) -> Iterator[None]:
+    """MLflow's tracking URI set to a project copy's registry for the block, then restored."""
+    import mlflow  # noqa: PLC0415
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
 @dataclass
 class TrainedModel:
     """A trained project copy and its champion imported into a BentoML model store."""
@@ -74,16 +99,10 @@ class TrainedModel:
     def champion_bundle(self) -> dict[str, Any]:
         """The project registry's champion with its ForecastModel (the forecast pipeline's
         `champion_bundle`)."""
-        import mlflow  # noqa: PLC0415
-
         from rps_kedro.datasets import ChampionModelDataset  # noqa: PLC0415
 
-        previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(f"sqlite:///{self.project / 'mlflow.db'}")
-        try:
+        with project_registry(self.project):
             return ChampionModelDataset(bundle=True).load()
-        finally:
-            mlflow.set_tracking_uri(previous)
 
     def recent_bars(self, symbol: str, count: int, end: int | None = None) -> pd.DataFrame:
         """`count` bars of `symbol`, ending `end` bars before its last one (None: the last)."""
@@ -232,3 +251,51 @@ def raw_request(
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def deliberately_bad(model: ForecastModel) -> ForecastModel:
+    """The model with both targets served by constants far from any market: +2 % every hour and
+    a 5 % hourly volatility (scikit-learn's DummyRegressor, fitted to them)."""
+    constants = {"return": BAD_LOG_RETURN, "volatility": math.log(BAD_VOLATILITY)}
+    columns = model.forecaster.feature_columns
+    floor = VolatilityFloor.from_params(project_parameters()["modelling"]["volatility_floor"])
+    bad = {}
+    for target, constant in constants.items():
+        regressor = DummyRegressor(strategy="constant", constant=constant)
+        regressor.fit(np.zeros((1, len(columns))), [constant])
+        bad[target] = LearnedTarget(target, columns, regressor, floor, (0.0, 1.0))
+    forecaster = model.forecaster
+    forecaster = dataclasses.replace(forecaster, models={**forecaster.models, BAD_MODEL: bad})
+    for target in bad:
+        forecaster = forecaster.serving(target, BAD_MODEL, "a test's deliberately bad model")
+    return dataclasses.replace(model, forecaster=forecaster)
+
+
+def register_bad_champion(project: Path, workdir: Path) -> str:
+    """Register the champion's MLflow model with `deliberately_bad` as its forecast model as a
+    new version of the project's registered model, point `champion` at it; its version."""
+    import mlflow  # noqa: PLC0415
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    with project_registry(project):
+        client = MlflowClient()
+        champion = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
+        folder = Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/{REGISTERED_MODEL_NAME}/{champion.version}",
+                dst_path=str(workdir / "downloaded"),
+            )
+        )
+        flavor = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
+        bundle = folder / flavor["artifacts"][MODEL_ARTIFACT]["path"]
+        bundle.write_bytes(pickle.dumps(deliberately_bad(load_model(bundle))))
+        (folder / "registered_model_meta").unlink(missing_ok=True)  # the champion's name/version
+        experiment = client.create_experiment("bad_models", artifact_location=str(workdir / "runs"))
+        run = client.create_run(experiment, run_name="deliberately bad")
+        client.log_artifacts(run.info.run_id, str(folder), "model")
+        client.set_terminated(run.info.run_id)
+        version = client.create_model_version(
+            REGISTERED_MODEL_NAME, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+        )
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, "champion", version.version)
+        return str(version.version)

@@ -24,7 +24,7 @@ from rps_kedro.pipelines.live_scoring.nodes import (
 from rps_kedro.serving.settings import settings
 from tests.conftest import PROJECT_ROOT, project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW
-from tests.serving.support import predict_body
+from tests.serving.support import predict_body, project_registry
 from tests.serving.test_service import LOOKBACK, _regime_shifted_bodies
 from tests.support.dashboards import evaluate_panels, load_dashboard
 from tests.support.servers import (
@@ -37,16 +37,21 @@ from tests.support.servers import (
 pytestmark = pytest.mark.integration
 
 DASHBOARD = MONITORING_DIR / "grafana/dashboards/rps-service.json"
-LIVE_DATASETS = ("prediction_log", "live_metrics_pushgateway")
 
 
 def _live_catalog(project, pushgateway_url: str) -> DataCatalog:
-    """The project's prediction log (in the project copy the service writes to) and Pushgateway
-    datasets, as conf/base/catalog.yml declares them."""
+    """The project's prediction log (in the project copy the service writes to), Pushgateway and
+    test skill datasets, as conf/base/catalog.yml declares them."""
     entries = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
     log = {**entries["prediction_log"], "path": str(project / settings().prediction_log.directory)}
     push = {**entries["live_metrics_pushgateway"], "url": pushgateway_url}
-    return DataCatalog.from_config({"prediction_log": log, "live_metrics_pushgateway": push})
+    return DataCatalog.from_config(
+        {
+            "prediction_log": log,
+            "live_metrics_pushgateway": push,
+            "model_test_skill": entries["model_test_skill"],
+        }
+    )
 
 
 def _scheduled_forecast(trained_model, catalog: DataCatalog) -> None:
@@ -69,7 +74,9 @@ def _score_and_push(trained_model, catalog: DataCatalog, since: datetime) -> pd.
 
     [forecasts] = wait_until(logged, timeout=60, what="this test's forecasts in the log")
     scored = score_predictions(forecasts, trained_model.bars, params)
-    samples = live_metric_samples(live_metrics(scored, params), scored)
+    with project_registry(trained_model.project):
+        test_skill = catalog.load("model_test_skill")
+    samples = live_metric_samples(live_metrics(scored, params), scored, test_skill)
     catalog.save("live_metrics_pushgateway", samples)
     return scored
 
@@ -104,6 +111,7 @@ def test_drift_alert_fires_from_the_live_service_and_every_panel_has_data(
         assert (scored["status"] == "scored").sum() >= TEST_DRIFT_WINDOW - 1  # end=0: pending
         stack.prometheus.wait_for_samples('rps_live_skill{job="rps_live_scoring", window="7d"}')
         stack.prometheus.wait_for_samples("rps_live_newest_forecast_timestamp_seconds")
+        stack.prometheus.wait_for_samples('rps_model_test_skill{target="volatility"}')
 
         outcome = evaluate_panels(load_dashboard(DASHBOARD), stack.prometheus, window=60)
         problems = [f"{query}: {problem}" for query, problem in outcome.items() if problem]

@@ -435,10 +435,16 @@ def running_alertmanager(workdir: Path, *, webhook_url: str) -> Iterator[ServerP
 
 @contextlib.contextmanager
 def running_pushgateway(workdir: Path) -> Iterator[ServerProcess]:
-    """The Prometheus Pushgateway on a free port, keeping pushed samples in memory."""
+    """The Prometheus Pushgateway on a free port, persisting pushed samples in ``workdir`` (not
+    at the binary's default, Debian's /var/lib/prometheus/pushgateway.data, which every run
+    would share)."""
     binary = require_binaries("pushgateway")["pushgateway"]
     port = free_port()
-    argv = [binary, f"--web.listen-address={LOCALHOST}:{port}"]
+    argv = [
+        binary,
+        f"--web.listen-address={LOCALHOST}:{port}",
+        f"--persistence.file={workdir / 'pushgateway.data'}",
+    ]
     with _running_on_loopback("pushgateway", argv, port, workdir) as server:
         yield server
 

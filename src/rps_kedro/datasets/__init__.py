@@ -12,7 +12,7 @@ from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
-from rps_kedro.datasets.live_skill_registry import LiveSkillRegistryDataset
+from rps_kedro.datasets.live_skill_registry import LiveSkillRegistryDataset, ModelTestSkillDataset
 from rps_kedro.datasets.prediction_log import PredictionLogDataset
 from rps_kedro.datasets.pushgateway import PushgatewayDataset
 from rps_kedro.datasets.replay import ReplayMarketDataset
@@ -30,6 +30,7 @@ __all__ = [
     "MarketSourceDataset",
     "MarketRouterDataset",
     "MissingCredentialsError",
+    "ModelTestSkillDataset",
     "PredictionLogDataset",
     "ProviderError",
     "PushgatewayDataset",

@@ -93,7 +93,8 @@ def test_an_empty_log_gives_no_metrics(bars, params):
 def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, params):
     scored = score_predictions(collect_predictions(logged, params), bars, params)
     metrics = live_metrics(scored, params)
-    samples = live_metric_samples(metrics, scored.assign(source="scheduled"))
+    test_skill = {"3": {"return": 0.01, "volatility": 0.2}, "9": {"return": 0.5}}
+    samples = live_metric_samples(metrics, scored.assign(source="scheduled"), test_skill)
     skill = samples.query("metric == 'rps_live_skill' and symbol == 'BTC-USD' and window == '7d'")
     row = metrics.query("symbol == 'BTC-USD' and model_version == '3' and window == '7d'").iloc[0]
     by_target = skill.query("model_version == '3'").set_index("target")["value"]
@@ -114,7 +115,14 @@ def test_the_metrics_become_samples_with_low_cardinality_labels(logged, bars, pa
         symbol: served.timestamp()
         for symbol, served in scored.groupby("symbol")["served_at"].max().items()
     }
-    assert len(samples) == len(metrics) * 5 + 2  # 2 skills + 3 group metrics, 2 symbols' times
+    tested = samples.query("metric == 'rps_model_test_skill'")  # the scored versions' only
+    assert tested.set_index(["model_version", "target"])["value"].to_dict() == {
+        ("3", "return"): 0.01,
+        ("3", "volatility"): 0.2,
+    }
+    assert (tested["symbol"] == "").all() and (tested["window"] == "").all()
+    # 2 skills + 3 group metrics per group, 2 symbols' forecast times, version 3's 2 test skills
+    assert len(samples) == len(metrics) * 5 + 2 + 2
 
 
 def test_the_registry_gets_each_versions_metrics_and_weekly_skill_tags(logged, bars, params):
@@ -123,7 +131,7 @@ def test_the_registry_gets_each_versions_metrics_and_weekly_skill_tags(logged, b
     versions = registry_live_skill(metrics, scored, params)
     assert sorted(versions) == ["3", "4"]
     three = versions["3"]
-    assert three["as_of"] == "2026-03-09 14:00 UTC"
+    assert three["as_of"] == "2026-03-09T14:00:00+00:00"
     weekly = metrics.query("symbol == 'BTC-USD' and model_version == '3' and window == '7d'")
     expected = weekly["return_skill_vs_persistence"].iloc[0]
     assert three["metrics"]["7d.BTC-USD.return_skill_vs_persistence"] == expected

@@ -14,6 +14,12 @@ def test_reporting_writes_the_card_the_figures_and_the_metrics(modelling_catalog
 
     assert "model card" in modelling_catalog["model_card"].load()
     assert modelling_catalog["data_checks_report"].load()["success"]
-    assert modelling_catalog["modelling_metrics"].load()
+    metrics = {
+        name: logged["value"]
+        for name, logged in modelling_catalog["modelling_metrics"].load().items()
+    }
+    qlike = {m: metrics[f"test.{m}.volatility.qlike"] for m in ("served", "har")}
+    assert metrics["test.served.volatility.skill_vs_har"] == 1 - qlike["served"] / qlike["har"]
+    assert "test.served.return.skill_vs_persistence" in metrics
     assert modelling_catalog["residuals_plot"].load().axes
     assert "PASSED" in modelling_catalog["validation_page"].load()

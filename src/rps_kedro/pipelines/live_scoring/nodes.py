@@ -17,7 +17,7 @@ import pandas as pd
 from rps_kedro.core.bars import KEY_COLUMNS
 from rps_kedro.core.features import compute_targets, sort_bars
 from rps_kedro.pipelines.live_scoring.plots import version_figures
-from rps_kedro.pipelines.training.metrics import qlike_losses
+from rps_kedro.pipelines.training.metrics import qlike_losses, skill
 
 TIME_COLUMNS = ["served_at", "timestamp", "prediction_for"]
 FORECAST_KEY = ["request_id", *KEY_COLUMNS]
@@ -51,8 +51,9 @@ GROUP_METRICS = {  # Prometheus metric: live_metrics column (one sample per grou
 
 
 def as_of_time(params: dict[str, Any]) -> pd.Timestamp:
-    """The end of the scoring windows: `as_of`, or now (UTC)."""
-    return pd.Timestamp(params["as_of"] or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
+    """The end of the scoring windows: `as_of` (a naive time is UTC), or now."""
+    as_of = pd.Timestamp(params["as_of"] or pd.Timestamp.now(tz="UTC"))
+    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
 
 
 def collect_predictions(
@@ -118,11 +119,6 @@ def _rmse(errors: pd.Series) -> float:
     return float(np.sqrt(np.mean(errors**2))) if len(errors) else float("nan")
 
 
-def _skill(loss: float, baseline_loss: float) -> float:
-    """1 - loss / baseline loss: above 0 when the served forecast beats the baseline."""
-    return 1 - loss / baseline_loss if baseline_loss > 0 else float("nan")
-
-
 def _window_metrics(rows: pd.DataFrame, floor: dict[str, float]) -> dict[str, float]:
     """Metrics of one (symbol, model version, window) group of forecasts."""
     scored = rows.loc[rows["status"] == SCORED]
@@ -150,10 +146,10 @@ def _window_metrics(rows: pd.DataFrame, floor: dict[str, float]) -> dict[str, fl
         else float("nan"),
         "rmse_return": rmse,
         "rmse_return_persistence": rmse_persistence,
-        "return_skill_vs_persistence": _skill(rmse, rmse_persistence),
+        "return_skill_vs_persistence": skill(rmse, rmse_persistence),
         "qlike_volatility": qlike,
         "qlike_volatility_har": qlike_har,
-        "volatility_skill_vs_har": _skill(qlike, qlike_har),
+        "volatility_skill_vs_har": skill(qlike, qlike_har),
         "directional_accuracy": float(np.mean(np.sign(actual[moved]) == np.sign(predicted[moved])))
         if moved.any()
         else float("nan"),
@@ -186,11 +182,19 @@ def live_metrics(scored: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def live_metric_samples(metrics: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+def live_metric_samples(
+    metrics: pd.DataFrame, scored: pd.DataFrame, test_skill: dict[str, dict[str, float]]
+) -> pd.DataFrame:
     """The live metrics as Prometheus samples (metric, labels, value): skill per target, scored
-    forecasts, unscored and out-of-range shares per group, and each symbol's newest scheduled
-    forecast time (an empty label is an absent one)."""
-    rows = []
+    forecasts, unscored and out-of-range shares per group, each symbol's newest scheduled
+    forecast time, and the test-window skill of each model version scored (an empty label is an
+    absent one)."""
+    rows = [
+        {"metric": "rps_model_test_skill", "symbol": "", "model_version": version, "window": ""}
+        | {"target": target, "value": value}
+        for version in sorted(set(metrics["model_version"].astype(str)))
+        for target, value in test_skill.get(version, {}).items()
+    ]
     for record in metrics.to_dict(orient="records"):
         labels = {label: record[label] for label in SAMPLE_LABELS[:3]}
         rows += [
@@ -238,9 +242,8 @@ def registry_live_skill(
             for target, column in SKILL_COLUMNS.items()
             if pd.notna(row[column])
         }
-        as_of = pd.Timestamp(rows["as_of"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
         versions[str(version)] = {
-            "as_of": as_of,
+            "as_of": pd.Timestamp(rows["as_of"].iloc[0]).isoformat(),
             "metrics": values,
             "tags": tags,
             "figures": figures.get(str(version), {}),

@@ -1,5 +1,5 @@
 """Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics ->
-the Pushgateway and the MLflow registry."""
+the Pushgateway (beside each model version's test skill) and the MLflow registry."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -36,7 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 live_metric_samples,
-                inputs=["live_metrics", "scored_predictions"],
+                inputs=["live_metrics", "scored_predictions", "model_test_skill"],
                 outputs="live_metrics_pushgateway",
                 name="push_live_metrics",
             ),

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from sklearn.inspection import permutation_importance
 
 from rps_kedro.core.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
+from rps_kedro.pipelines.training.metrics import skill
 
 RETURN_COLUMNS = {
     "RMSE": ("metrics", "rmse"),
@@ -366,14 +367,21 @@ def data_checks_summary(validation_result: dict[str, Any]) -> dict[str, Any]:
 def mlflow_metrics(
     test_report: dict[str, Any], backtest: dict[str, Any], decision: dict[str, Any]
 ) -> dict[str, dict[str, float]]:
-    """Flat metric names for kedro-mlflow's metrics history dataset ({value, step})."""
+    """Flat metric names for kedro-mlflow's metrics history dataset ({value, step}); the served
+    forecast's test skill per target is `test.served.return.skill_vs_persistence` and
+    `test.served.volatility.skill_vs_har` (in MLflow, kedro-mlflow prefixes the dataset's name:
+    live scoring reads them as `modelling_metrics.test.served...` beside the live skill)."""
     metrics: dict[str, float] = {}
+    pooled = test_report["pooled"]["metrics"]
     served = {"served": decision["scores"]["challenger"]}
-    for model, targets in (test_report["pooled"]["metrics"] | served).items():
+    for model, targets in (pooled | served).items():
         for target, values in targets.items():
             metrics.update(
                 {f"test.{model}.{target}.{name}": value for name, value in values.items()}
             )
+    metrics["test.served.volatility.skill_vs_har"] = skill(
+        served["served"]["volatility"]["qlike"], pooled["har"]["volatility"]["qlike"]
+    )
     for target, rivals in decision["diebold_mariano"]["challenger"].items():
         metrics.update(
             {

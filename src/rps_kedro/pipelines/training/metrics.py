@@ -23,6 +23,11 @@ def _r2(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(1 - np.sum((actual - predicted) ** 2) / total) if total > 0 else float("nan")
 
 
+def skill(loss: float, baseline_loss: float) -> float:
+    """1 - loss / baseline loss: above 0 when a forecast beats its baseline (NaN without one)."""
+    return float(1 - loss / baseline_loss) if baseline_loss > 0 else float("nan")
+
+
 def qlike_losses(
     actual_volatility: np.ndarray, predicted_volatility: np.ndarray, floor: np.ndarray | float
 ) -> np.ndarray:
@@ -62,7 +67,7 @@ def return_metrics(frame: pd.DataFrame, predicted: np.ndarray) -> dict[str, floa
         if moved.any()
         else float("nan"),
         "majority_direction_share": max(up_share, 1 - up_share),
-        "skill_vs_persistence": 1 - rmse / _rmse(actual, np.zeros_like(actual)),
+        "skill_vs_persistence": skill(rmse, _rmse(actual, np.zeros_like(actual))),
     }
 
 

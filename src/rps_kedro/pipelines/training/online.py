@@ -17,6 +17,7 @@ import pandas as pd
 from rps_kedro.core.bars import KEY_COLUMNS
 from rps_kedro.core.forecasters import BASELINES, PREDICTION_COLUMNS, Forecaster
 from rps_kedro.pipelines.promotion.nodes import decide_promotion
+from rps_kedro.pipelines.training.metrics import skill
 from rps_kedro.pipelines.training.nodes import (
     compare_models,
     evaluate_on_test,
@@ -173,8 +174,8 @@ def _summary(scores: dict[str, Any]) -> dict[str, Any]:
         "return_rmse": {name: metrics[name]["return"]["rmse"] for name in metrics},
         "volatility_qlike": {name: metrics[name]["volatility"]["qlike"] for name in metrics},
         "return_skill_vs_persistence": metrics["served"]["return"]["skill_vs_persistence"],
-        "volatility_qlike_skill_vs_har": float(
-            1 - metrics["served"]["volatility"]["qlike"] / metrics["har"]["volatility"]["qlike"]
+        "volatility_qlike_skill_vs_har": skill(
+            metrics["served"]["volatility"]["qlike"], metrics["har"]["volatility"]["qlike"]
         ),
         "dm_p_return_vs_persistence": tests["return"]["persistence"]["p_value"],
         "dm_p_volatility_vs_har": tests["volatility"]["har"]["p_value"],
