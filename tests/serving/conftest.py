@@ -19,11 +19,11 @@ from tests.serving.support import (
     SERVED_SYMBOLS,
     TrainedModel,
     bentoml_server,
-    predict_body,
     server_home,
     session_model,
 )
 from tests.support.servers import ServerProcess, http_request
+from tools.replay_traffic import predict_body
 
 SERVICE = "rps_kedro.serving.service:RpsService"
 TEST_DRIFT_WINDOW = 20  # requests

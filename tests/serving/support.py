@@ -196,28 +196,6 @@ def bentoml_server(
         yield server
 
 
-def bars_payload(bars: pd.DataFrame) -> list[dict[str, Any]]:
-    """Bars (the contract's frame) as the service's JSON bars, oldest first."""
-    frame = bars.sort_values("timestamp")
-    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [
-        {"timestamp": stamp, "open": o, "high": h, "low": lo, "close": c, "volume": v}
-        for stamp, o, h, lo, c, v in zip(
-            stamps,
-            frame["open"],
-            frame["high"],
-            frame["low"],
-            frame["close"],
-            frame["volume"],
-            strict=True,
-        )
-    ]
-
-
-def predict_body(symbol: str, bars: pd.DataFrame) -> dict[str, Any]:
-    return {"symbol": symbol, "bars": bars_payload(bars)}
-
-
 def metric_samples(text: str) -> dict[str, float]:
     """`name{labels}` -> value of a Prometheus text exposition (labels sorted by name)."""
     from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415

@@ -9,7 +9,7 @@ receiver's file, and the version's live run and tags are in the MLflow registry.
 
 from __future__ import annotations
 
-import json
+import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,22 +26,21 @@ from tests.serving.conftest import SERVICE
 from tests.serving.support import (
     SERVED_SYMBOLS,
     bentoml_server,
-    predict_body,
     project_registry,
     register_bad_champion,
     seed_bentoml_home,
 )
-from tests.serving.test_service import LOOKBACK
 from tests.support.servers import (
     ServerProcess,
-    http_request,
     require_binaries,
     running_monitoring_stack,
     wait_until,
 )
+from tools import replay_traffic
 
 pytestmark = pytest.mark.integration
 
+PRIMARY_BARS = "data/03_primary/bars.parquet"
 ADVANCED_END = "2025-06-02 18:00"  # 42 h after SIMULATOR_END (a Sunday): AAPL's Monday session
 REQUESTS_PER_SYMBOL = 32
 
@@ -76,20 +75,20 @@ def _logged_rows(project: Path) -> int:
 
 
 def test_a_bad_champion_fires_the_live_skill_alert_from_real_scoring(
-    bad_champion, trained_model, tmp_path
+    bad_champion, tmp_path, caplog
 ):
     require_binaries("prometheus", "alertmanager", "pushgateway")
     project, version, service = bad_champion.project, bad_champion.version, bad_champion.service
     with running_monitoring_stack(tmp_path, service_target=service.url[len("http://") :]) as stack:
-        for symbol in SERVED_SYMBOLS:
-            for end in range(REQUESTS_PER_SYMBOL):  # end=0: the latest bar, its next still to come
-                bars = trained_model.recent_bars(symbol, LOOKBACK, end=end)
-                status, body = http_request(
-                    service.url + "/predict", predict_body(symbol, bars), timeout=60
-                )
-                assert status == 200, body
-                assert json.loads(body)["model_version"] == version
+        # `python -m tools.replay_traffic` (the README's walk-through): the last 32 bars of each
+        # symbol forecast as clients would have asked; the latest bars' next bars are to come
+        replay = ["--url", service.url, "--hours", str(REQUESTS_PER_SYMBOL)]
+        replay += ["--bars", str(project / PRIMARY_BARS), "--conf", str(project / "conf")]
+        with caplog.at_level(logging.INFO, logger="tools.replay_traffic"):
+            assert replay_traffic.main(replay) == 0, caplog.text
         requests = len(SERVED_SYMBOLS) * REQUESTS_PER_SYMBOL
+        assert f"{requests} requests: statuses {{200: {requests}}}" in caplog.text
+        assert f"model versions {{'{version}': {requests}}}" in caplog.text
         wait_until(
             lambda: _logged_rows(project) >= requests or None,
             timeout=60,

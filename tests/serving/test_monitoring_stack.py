@@ -24,7 +24,7 @@ from rps_kedro.pipelines.live_scoring.nodes import (
 from rps_kedro.serving.settings import settings
 from tests.conftest import PROJECT_ROOT, project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW
-from tests.serving.support import predict_body, project_registry
+from tests.serving.support import project_registry
 from tests.serving.test_service import LOOKBACK, _regime_shifted_bodies
 from tests.support.dashboards import evaluate_panels, load_dashboard
 from tests.support.servers import (
@@ -33,6 +33,7 @@ from tests.support.servers import (
     running_monitoring_stack,
     wait_until,
 )
+from tools.replay_traffic import predict_body
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 
 from rps_kedro.serving.prediction_log import PredictionLog, partition_path
 from tests.serving.conftest import SERVICE
-from tests.serving.support import bentoml_server, predict_body, server_home
+from tests.serving.support import bentoml_server, server_home
 from tests.support.servers import http_request
+from tools.replay_traffic import predict_body
 
 HOUR = datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)
 REQUESTS = 40

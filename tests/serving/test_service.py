@@ -22,7 +22,8 @@ from rps_kedro.pipelines.forecast.nodes import forecast_next_hour, latest_foreca
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW
-from tests.serving.support import SIMULATOR_END, metric_samples, predict_body, raw_request
+from tests.serving.support import SIMULATOR_END, metric_samples, raw_request
+from tools.replay_traffic import predict_body
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.serving.conftest import SERVICE
-from tests.serving.support import bentoml_server, metric_samples, predict_body, server_home
+from tests.serving.support import bentoml_server, metric_samples, server_home
 from tests.support.servers import http_request, wait_until
+from tools.replay_traffic import predict_body
 
 pytestmark = pytest.mark.integration
 
