@@ -47,11 +47,11 @@ from tests.serving.support import (
     QUIET,
     TrainedModel,
     bentoml_server,
-    predict_body,
     server_home,
     session_model,
 )
 from tests.support.servers import LOCALHOST, free_port, running_process
+from tools.replay_traffic import predict_body
 
 CONCURRENCIES = (1, 8, 32)
 DURATION_SECONDS = 10.0

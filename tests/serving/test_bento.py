@@ -15,11 +15,11 @@ from tests.serving.support import (
     BIN,
     bentoml_server,
     environment,
-    predict_body,
     seed_bentoml_home,
     server_home,
 )
 from tests.support.servers import http_request
+from tools.replay_traffic import predict_body
 
 pytestmark = pytest.mark.integration
 
