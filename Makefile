@@ -58,6 +58,9 @@ alert-receiver: setup  ## only the Alertmanager webhook receiver: alerts -> data
 	$(VENV_BIN)/python -m tools.alert_receiver --host 127.0.0.1 --port 9095 \
 		--output data/08_reporting/alerts/alerts.jsonl
 
+retrain-trigger: setup  ## the retrain trigger on :9096: drift / live-skill alerts start the modelling DAG (Airflow REST API)
+	$(VENV_BIN)/python -m rps_kedro.retraining --host 127.0.0.1 --port 9096
+
 monitoring-check:  ## promtool/amtool checks and the alert rules' unit tests
 	promtool check config monitoring/prometheus.yml
 	promtool check config monitoring/compose/prometheus.yml

@@ -14,11 +14,12 @@ CONFIG_LOADER_ARGS: dict[str, Any] = {
     "base_env": BASE_ENV,
     "default_run_env": DEFAULT_RUN_ENV,
     # conf/<env>/*.yml override single keys instead of whole top-level blocks.
-    "merge_strategy": {"parameters": "soft", "serving": "soft"},
+    "merge_strategy": {"parameters": "soft", "serving": "soft", "retraining": "soft"},
     # The service's settings (never pipeline parameters) and kedro-mlflow's mlflow.yml.
     "config_patterns": {
         "serving": ["serving*", "serving*/**"],
         "mlflow": ["mlflow*", "mlflow*/**"],
+        "retraining": ["retraining*", "retraining*/**"],
     },
     # mlflow.yml reads MLFLOW_TRACKING_URI so a real tracking server is one variable away.
     "custom_resolvers": {"oc.env": oc.env},

@@ -275,17 +275,33 @@ def write_test_prometheus_config(
     return destination
 
 
+RETRAIN_RECEIVER = "rps-retrain"
+
+
 def write_test_alertmanager_config(
-    destination: Path, *, webhook_url: str, group_wait: str = "1s", group_interval: str = "1s"
+    destination: Path,
+    *,
+    webhook_url: str,
+    retrain_url: str | None = None,
+    group_wait: str = "1s",
+    group_interval: str = "1s",
 ) -> Path:
-    """``monitoring/alertmanager.yml`` with short group timings and every webhook sent to
-    ``webhook_url``."""
+    """``monitoring/alertmanager.yml`` with short group timings, the file receiver's webhook sent
+    to ``webhook_url`` and the retrain trigger's to ``retrain_url`` (without one, no retrain
+    receiver nor route)."""
     config = yaml.safe_load((MONITORING_DIR / "alertmanager.yml").read_text())
     config["route"]["group_wait"] = group_wait
     config["route"]["group_interval"] = group_interval
+    urls = {RETRAIN_RECEIVER: retrain_url}
+    config["receivers"] = [
+        r for r in config["receivers"] if r["name"] != RETRAIN_RECEIVER or retrain_url
+    ]
+    config["route"]["routes"] = [
+        r for r in config["route"]["routes"] if r["receiver"] != RETRAIN_RECEIVER or retrain_url
+    ]
     for receiver in config["receivers"]:
         for webhook in receiver.get("webhook_configs", []):
-            webhook["url"] = webhook_url
+            webhook["url"] = urls.get(receiver["name"]) or webhook_url
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(yaml.safe_dump(config, sort_keys=False))
     return destination
@@ -416,11 +432,48 @@ def running_alert_receiver(output: Path, log_dir: Path) -> Iterator[ServerProces
 
 
 @contextlib.contextmanager
-def running_alertmanager(workdir: Path, *, webhook_url: str) -> Iterator[ServerProcess]:
+def running_retrain_trigger(
+    log_dir: Path, *, airflow_url: str, token: str, **settings: str
+) -> Iterator[ServerProcess]:
+    """``python -m rps_kedro.retraining`` on a free port, starting DAG runs at ``airflow_url``
+    with ``token``; ``settings`` are Kedro runtime-style overrides of conf/base/retraining.yml
+    written to a conf/local of its own."""
+    port = free_port()
+    conf = log_dir / "retrain-conf"
+    shutil.copytree(PROJECT_ROOT / "conf/base", conf / "base", dirs_exist_ok=True)
+    (conf / "local").mkdir(exist_ok=True)
+    (conf / "local/retraining.yml").write_text(yaml.safe_dump({"retraining": settings}))
+    argv = [
+        sys.executable,
+        "-m",
+        "rps_kedro.retraining",
+        f"--host={LOCALHOST}",
+        f"--port={port}",
+        f"--conf={conf}",
+    ]
+    env = {**os.environ, "RPS_AIRFLOW_URL": airflow_url, "RPS_AIRFLOW_TOKEN": token}
+    with running_process(
+        "retrain-trigger",
+        argv,
+        url=f"http://{LOCALHOST}:{port}",
+        ready_path="/healthz",
+        log_dir=log_dir,
+        env=env,
+        cwd=PROJECT_ROOT,
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_alertmanager(
+    workdir: Path, *, webhook_url: str, retrain_url: str | None = None
+) -> Iterator[ServerProcess]:
     """Alertmanager on a free port with the test copy of ``monitoring/alertmanager.yml``."""
     binary = require_binaries("alertmanager")["alertmanager"]
     port = free_port()
-    config = write_test_alertmanager_config(workdir / "alertmanager.yml", webhook_url=webhook_url)
+    config = write_test_alertmanager_config(
+        workdir / "alertmanager.yml", webhook_url=webhook_url, retrain_url=retrain_url
+    )
     argv = [
         binary,
         f"--config.file={config}",
@@ -508,16 +561,23 @@ def running_prometheus(
 
 @contextlib.contextmanager
 def running_monitoring_stack(
-    workdir: Path, *, service_target: str, for_duration: str = "2s", interval: str = "1s"
+    workdir: Path,
+    *,
+    service_target: str,
+    for_duration: str = "2s",
+    interval: str = "1s",
+    retrain_url: str | None = None,
 ) -> Iterator[MonitoringStack]:
     """The alert receiver, Alertmanager, the Pushgateway and Prometheus (scraping
     ``service_target`` and the Pushgateway), chained the way ``make monitor`` chains them; all
-    stopped on exit."""
+    stopped on exit. With ``retrain_url``, Alertmanager routes the retrain alerts there too."""
     alerts_file = workdir / "alerts" / "alerts.jsonl"
     with contextlib.ExitStack() as stack:
         receiver = stack.enter_context(running_alert_receiver(alerts_file, workdir))
         alertmanager = stack.enter_context(
-            running_alertmanager(workdir, webhook_url=f"{receiver.url}/alerts")
+            running_alertmanager(
+                workdir, webhook_url=f"{receiver.url}/alerts", retrain_url=retrain_url
+            )
         )
         pushgateway = stack.enter_context(running_pushgateway(workdir))
         prometheus, api = stack.enter_context(

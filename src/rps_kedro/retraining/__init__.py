@@ -1,0 +1,1 @@
+"""Alert -> retrain: Alertmanager's webhook notifications start the Airflow modelling DAG."""
