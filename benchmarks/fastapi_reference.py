@@ -21,7 +21,12 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
 from rps_kedro.serving.batching import inference_executor  # noqa: E402
-from rps_kedro.serving.inference import Predictor, load_predictor, model_info  # noqa: E402
+from rps_kedro.serving.inference import (  # noqa: E402
+    Predictor,
+    load_predictor,
+    model_info,
+    stored_model_folder,
+)
 from rps_kedro.serving.request_checks import InvalidInput  # noqa: E402
 from rps_kedro.serving.schemas import ErrorResponse, Prediction, PredictRequest  # noqa: E402
 
@@ -35,7 +40,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     stored = bentoml.models.get(f"{SETTINGS.model.store_name}:latest")
     info = model_info(stored, SETTINGS.model.registered_name, SETTINGS.model.alias)
     with inference_executor(SETTINGS.service.inference_threads) as warm_up:
-        state["predictor"] = load_predictor(stored, info, warm_up)
+        state["predictor"] = load_predictor(stored_model_folder(stored), info, warm_up)
     yield
     state.clear()
 

@@ -21,6 +21,7 @@ def test_prometheus_loads_the_rules_and_scrapes_the_service_job(standin_stack, s
         "RpsHighErrorRate",
         "RpsInferenceLatencyHigh",
         "RpsDriftRatioHigh",
+        "RpsModelStale",
         "RpsLiveSkillBelowBaseline",
         "RpsForecastsNotScored",
         "RpsStaleForecast",

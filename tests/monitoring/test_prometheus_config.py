@@ -27,6 +27,7 @@ ALERTS = {
     "RpsHighErrorRate",
     "RpsInferenceLatencyHigh",
     "RpsDriftRatioHigh",
+    "RpsModelStale",
     "RpsLiveSkillBelowBaseline",
     "RpsForecastsNotScored",
     "RpsStaleForecast",

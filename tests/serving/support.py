@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,9 +249,12 @@ def deliberately_bad(model: ForecastModel) -> ForecastModel:
     return dataclasses.replace(model, forecaster=forecaster)
 
 
-def register_bad_champion(project: Path, workdir: Path) -> str:
-    """Register the champion's MLflow model with `deliberately_bad` as its forecast model as a
-    new version of the project's registered model, point `champion` at it; its version."""
+def register_champion_variant(
+    project: Path, workdir: Path, bundle: Callable[[ForecastModel], bytes], name: str
+) -> str:
+    """Register the champion's MLflow model with `bundle(champion's ForecastModel)` as its
+    forecast model artifact, as a new version of the project's registered model (run `name`,
+    artifacts under `workdir`), and point `champion` at it; its version."""
     import mlflow  # noqa: PLC0415
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
@@ -261,15 +264,20 @@ def register_bad_champion(project: Path, workdir: Path) -> str:
         folder = Path(
             mlflow.artifacts.download_artifacts(
                 f"models:/{REGISTERED_MODEL_NAME}/{champion.version}",
-                dst_path=str(workdir / "downloaded"),
+                dst_path=str(workdir / name / "downloaded"),
             )
         )
         flavor = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
-        bundle = folder / flavor["artifacts"][MODEL_ARTIFACT]["path"]
-        bundle.write_bytes(pickle.dumps(deliberately_bad(load_model(bundle))))
+        artifact = folder / flavor["artifacts"][MODEL_ARTIFACT]["path"]
+        artifact.write_bytes(bundle(load_model(artifact)))
         (folder / "registered_model_meta").unlink(missing_ok=True)  # the champion's name/version
-        experiment = client.create_experiment("bad_models", artifact_location=str(workdir / "runs"))
-        run = client.create_run(experiment, run_name="deliberately bad")
+        experiment = client.get_experiment_by_name("test_variants")
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment("test_variants", artifact_location=str(workdir / "runs"))
+        )
+        run = client.create_run(experiment_id, run_name=name)
         client.log_artifacts(run.info.run_id, str(folder), "model")
         client.set_terminated(run.info.run_id)
         version = client.create_model_version(
@@ -277,3 +285,17 @@ def register_bad_champion(project: Path, workdir: Path) -> str:
         )
         client.set_registered_model_alias(REGISTERED_MODEL_NAME, "champion", version.version)
         return str(version.version)
+
+
+def register_bad_champion(project: Path, workdir: Path) -> str:
+    """`deliberately_bad` registered as the new champion; its version."""
+    return register_champion_variant(
+        project, workdir, lambda model: pickle.dumps(deliberately_bad(model)), "deliberately bad"
+    )
+
+
+def copy_trained_project(trained: TrainedModel, destination: Path) -> Path:
+    """A copy of a trained project (its registry, data and conf) without its prediction log."""
+    return shutil.copytree(
+        trained.project, destination, ignore=shutil.ignore_patterns("prediction_log")
+    )

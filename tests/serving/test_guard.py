@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 
 import pytest
@@ -97,3 +98,30 @@ def test_outcomes_by_status():
         "unavailable",
         "error",
     ]
+
+
+def test_a_client_that_leaves_mid_upload_is_counted_as_aborted_and_gets_no_answer():
+    outcomes, sent, reached = [], [], []
+
+    async def app(scope, receive, send) -> None:
+        reached.append(scope["path"])
+
+    guard = RequestGuard(
+        app, paths=frozenset({"/predict"}), max_bytes=LIMIT, on_rejected=outcomes.append
+    )
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"symbol": "BTC', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"60")]
+    asyncio.run(guard({"type": "http", "path": "/predict", "headers": headers}, receive, send))
+    assert outcomes == ["aborted"] and sent == [] and reached == []

@@ -10,7 +10,6 @@ receiver's file, and the version's live run and tags are in the MLflow registry.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.serving.conftest import SERVICE
 from tests.serving.support import (
     SERVED_SYMBOLS,
     bentoml_server,
+    copy_trained_project,
     project_registry,
     register_bad_champion,
     seed_bentoml_home,
@@ -56,9 +56,7 @@ class BadChampion:
 def bad_champion(trained_model, tmp_path_factory) -> Iterator[BadChampion]:
     """A copy of the trained project whose registry's champion is deliberately bad, served."""
     root = tmp_path_factory.mktemp("bad-champion")
-    project = shutil.copytree(
-        trained_model.project, root / "project", ignore=shutil.ignore_patterns("prediction_log")
-    )
+    project = copy_trained_project(trained_model, root / "project")
     version = register_bad_champion(project, root)
     home = root / "bentoml"
     seed_bentoml_home(project, home)

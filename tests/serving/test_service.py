@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import socket
+import urllib.parse
 
 import mlflow
 import numpy as np
@@ -23,6 +25,7 @@ from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
 from tests.serving.conftest import TEST_DRIFT_WINDOW
 from tests.serving.support import SIMULATOR_END, metric_samples, raw_request
+from tests.support.servers import wait_until
 from tools.replay_traffic import predict_body
 
 pytestmark = pytest.mark.integration
@@ -159,6 +162,16 @@ BAD_INPUTS = {
         ["bars", 23, "timestamp"],
         "outside the supported range",
     ),
+    # strict JSON numbers: never coerced
+    "price_as_string": (_set(24, "close", "101.5"), ["bars", 24, "close"], "valid number"),
+    "price_as_boolean": (_set(25, "open", True), ["bars", 25, "open"], "valid number"),
+    "volume_as_string": (_set(26, "volume", "7"), ["bars", 26, "volume"], "valid number"),
+    # a crypto pair's 24/7 bars sent under a stock ticker
+    "round_the_clock_stock": (
+        lambda b: b.update(symbol="AAPL"),
+        ["symbol"],
+        "AAPL is a stock",
+    ),
 }
 
 
@@ -232,6 +245,47 @@ def test_metrics_move_after_requests(service, btc_body):
     names = feature_columns(project_parameters()["features"])
     assert features == {f'rps_feature_out_of_range_total{{feature="{n}"}}' for n in names}
     assert 0 <= after["rps_drift_ratio"] <= 1
+
+
+def _truncated_upload(url: str, sent: bytes, announced: int) -> None:
+    """A client that announces `announced` bytes, sends `sent`, then leaves."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as connection:
+        head = (
+            "POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {announced}\r\n\r\n"
+        )
+        connection.sendall(head.encode() + sent)
+
+
+def test_clients_that_leave_mid_upload_are_aborts_not_server_errors(service, btc_body):
+    before = _metrics(service)
+    payload = json.dumps(btc_body).encode()
+    for _ in range(5):
+        _truncated_upload(service.url, payload[:100], len(payload))
+
+    def aborted() -> dict | None:
+        after = _metrics(service)
+        moved = after['rps_predictions_total{outcome="aborted"}'] - before.get(
+            'rps_predictions_total{outcome="aborted"}', 0
+        )
+        return after if moved == 5 else None
+
+    after = wait_until(aborted, timeout=30, what="five aborted uploads counted")
+    for outcome in ("error", "invalid"):
+        key = f'rps_predictions_total{{outcome="{outcome}"}}'
+        assert after[key] == before[key]
+    server_errors = [k for k in after if 'http_response_code="5' in k and "/predict" in k]
+    assert all(after[k] == before.get(k, 0) for k in server_errors), server_errors
+    assert "ClientDisconnect" not in service.server.log_path.read_text()
+
+
+def test_the_model_age_counts_from_the_end_of_its_training_data(service, trained_model):
+    data_end = trained_model.bars["timestamp"].max() + pd.Timedelta(hours=1)
+    age = _metrics(service)["rps_model_age_seconds"]
+    # refreshed every serving.model.age_update_seconds (15 s) and at each load
+    assert 0 <= (pd.Timestamp.now(tz="UTC") - data_end).total_seconds() - age <= 60
+    assert _metrics(service)['rps_model_updates_total{outcome="swapped"}'] == 0  # a Bento's model
 
 
 def _regime_shifted_bodies(trained_model, count: int) -> list[dict]:

@@ -208,6 +208,9 @@ class MarketCalendar:
 
     def in_session(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
         """Mask of UTC hour starts that are stock bars of an exchange session."""
-        values = _utc_ns(timestamps)
+        return self.stock_bar_mask_ns(_utc_ns(timestamps))
+
+    def stock_bar_mask_ns(self, values: np.ndarray) -> np.ndarray:
+        """Mask of UTC-ns timestamps that are stock bars of an exchange session."""
         self._check_range(values)
         return self._bar_index(values)[1]

@@ -125,6 +125,12 @@ class ForecastModel:
         )
 
     @property
+    def data_end(self) -> pd.Timestamp:
+        """When the data the model was built from ends: the end of its latest bar (the example
+        bars are the latest primary bars of training)."""
+        return pd.Timestamp(self.example_bars["timestamp"].max()) + pd.Timedelta(hours=1)
+
+    @property
     def feature_names(self) -> list[str]:
         """The forecaster's feature columns, in order."""
         return self.forecaster.feature_columns

@@ -5,6 +5,9 @@ anything parses the body, and every rejected or failed request counted by outcom
 - a Content-Type other than JSON: 415 (BentoML would otherwise try multipart or pickle serdes)
 - any answer >= 400 from the routes is counted: 503 as unavailable, other 5xx as error, 4xx
   as invalid (pydantic's 400s never reach the service's code, so they are counted here).
+- a client that disconnects before its body is complete is counted as `aborted` and gets no
+  answer (the body is read here, before the service: BentoML would answer its own 500 and log
+  a traceback, counted as a server error by the error-rate alert).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ JSON_MEDIA_TYPES = (b"application/json", b"")
 UNAVAILABLE = 503
 SERVER_ERROR = 500
 CLIENT_ERROR = 400
+COMPLETE, TOO_LARGE, DISCONNECTED = "complete", "too_large", "disconnected"
 
 
 def outcome_of(status: int) -> str | None:
@@ -68,16 +72,17 @@ class RequestGuard:
             await _reject(counting_send, 415, ["header", "content-type"], f"{shown} is not JSON")
             return
         length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit():
-                await _reject(counting_send, 400, ["header", "content-length"], "not a number")
-            elif int(length) > self.max_bytes:
-                await _reject(counting_send, 413, ["body"], self._too_large(int(length)))
-            else:
-                await self.app(scope, receive, counting_send)
+        if length is not None and not length.isdigit():
+            await _reject(counting_send, 400, ["header", "content-length"], "not a number")
             return
-        body, complete = await _read_at_most(receive, self.max_bytes)
-        if not complete:
+        if length is not None and int(length) > self.max_bytes:
+            await _reject(counting_send, 413, ["body"], self._too_large(int(length)))
+            return
+        body, state = await _read_at_most(receive, self.max_bytes)
+        if state == DISCONNECTED:
+            self.on_rejected("aborted")
+            return
+        if state == TOO_LARGE:
             await _reject(counting_send, 413, ["body"], self._too_large(len(body)))
             return
         await self.app(scope, _replay(body, receive), counting_send)
@@ -86,20 +91,21 @@ class RequestGuard:
         return f"{size} bytes or more: at most {self.max_bytes} bytes are accepted"
 
 
-async def _read_at_most(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body (or its first part beyond `limit`) and whether it was complete within it."""
+async def _read_at_most(receive: Receive, limit: int) -> tuple[bytes, str]:
+    """The body (or what came of it) and how reading it ended: COMPLETE, TOO_LARGE (beyond
+    `limit`) or DISCONNECTED (the client left before its last chunk)."""
     chunks, size = [], 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), True
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), DISCONNECTED
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            return b"".join(chunks), False
+            return b"".join(chunks), TOO_LARGE
         if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return b"".join(chunks), COMPLETE
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -14,6 +14,7 @@ the market calendar still tells a crypto pair from a stock.
 from __future__ import annotations
 
 import gc
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rps_kedro.core.bars import VALUE_COLUMNS
 from rps_kedro.core.features import BarArrays
@@ -88,6 +90,8 @@ class Predictor:
         self.stock_range = self.calendar.next_bar_range()  # the session table, built at load
         self.lookback = model.lookback
         self.feature_names = list(model.feature_names)
+        data_end = model.data_end  # rps_model_age_seconds counts from it (NaT: no example bars)
+        self.data_end_seconds = math.nan if pd.isna(data_end) else data_end.timestamp()
 
     @classmethod
     def from_mlflow_model(cls, model_dir: str | Path, info: ModelInfo) -> Predictor:
@@ -127,17 +131,33 @@ class Predictor:
         return items
 
     def _calendar_errors(self, symbol: str, columns: BarColumns, loc: Loc) -> list[ErrorDetail]:
-        """A stock's latest bar needs a next session inside the exchange calendar's range."""
+        """A stock's bars must be its exchange's session hours (24/7 bars belong to a crypto
+        pair), and its latest bar needs a next session inside the calendar's range."""
+        if self.is_crypto(symbol):
+            return []
         first, last = self.stock_range
-        latest = int(columns.timestamp_ns[-1])
-        if self.is_crypto(symbol) or first.value <= latest < last.value:
+        stamps = columns.timestamp_ns
+        if not first.value <= int(stamps[-1]) < last.value:
+            return [
+                error(
+                    (*loc, "bars", len(stamps) - 1, "timestamp"),
+                    f"outside the {self.calendar.exchange} calendar: a stock's latest bar must lie"
+                    f" in [{first.isoformat()}, {last.isoformat()})",
+                    "timestamp_range",
+                )
+            ]
+        covered = stamps >= first.value
+        outside = np.flatnonzero(covered)[~self.calendar.stock_bar_mask_ns(stamps[covered])]
+        if not len(outside):
             return []
         return [
             error(
-                (*loc, "bars", len(columns.timestamp_ns) - 1, "timestamp"),
-                f"outside the {self.calendar.exchange} calendar: a stock's latest bar must lie"
-                f" in [{first.isoformat()}, {last.isoformat()})",
-                "timestamp_range",
+                (*loc, "symbol"),
+                f"{symbol} is a stock: {len(outside)} of its bars (the first at"
+                f" {_utc_datetime(int(stamps[outside[0]])).isoformat()}) are not"
+                f" {self.calendar.exchange} session hours; 24/7 bars are a crypto pair's"
+                " (BASE-QUOTE, e.g. BTC-USD)",
+                "not_a_session_hour",
             )
         ]
 
@@ -244,15 +264,23 @@ def example_items(model: ForecastModel) -> list[Item]:
     return [item for item in items if len(item.bars.close) >= model.lookback]
 
 
-def load_predictor(stored: Any, info: ModelInfo, executor: Executor) -> Predictor:
-    """Load the bundle of a BentoML-stored MLflow model, predict its example bars once on the
-    inference thread (one-off costs paid before serving), then take the loaded objects out of
-    the garbage collector's way: they live as long as the process, and a full collection over
-    them would stall requests for hundreds of milliseconds."""
-    predictor = Predictor.from_mlflow_model(stored.path_of(MLFLOW_MODEL_FOLDER), info)
+def stored_model_folder(stored: Any) -> Path:
+    """The MLflow model's folder inside a BentoML-stored model."""
+    return Path(stored.path_of(MLFLOW_MODEL_FOLDER))
+
+
+def load_predictor(model_dir: Path, info: ModelInfo, executor: Executor) -> Predictor:
+    """Load the bundle of an MLflow model's folder, predict its example bars once on the
+    inference thread (one-off costs paid before serving; a model that cannot predict them
+    raises here, before it serves), then take the loaded objects out of the garbage
+    collector's way: they live as long as they serve, and a full collection over them would
+    stall requests for hundreds of milliseconds (a model swapped out is released: `unfreeze`
+    first, its collection paid here, in the loading thread)."""
+    predictor = Predictor.from_mlflow_model(model_dir, info)
     warm_up = example_items(predictor.model)
     if warm_up:
         executor.submit(predictor.predict, warm_up).result()
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     return predictor

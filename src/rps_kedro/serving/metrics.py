@@ -7,12 +7,17 @@ workers, the gauges use a multiprocess mode that does not add a `pid` label. Nam
 are what monitoring/ (alert rules, Grafana dashboard) reads:
 
 - rps_inference_latency_seconds            histogram, a bucket boundary at exactly 0.5 s
-- rps_predictions_total{outcome}           ok (per symbol predicted), invalid, unavailable, error
+- rps_predictions_total{outcome}           ok (per symbol predicted), invalid, unavailable, error,
+                                           aborted (the client left mid-upload)
 - rps_feature_out_of_range_total{feature}  every model feature present from the start, at 0
 - rps_drift_ratio                          mean out-of-range share of the last N requests
 - rps_prediction_value{target}             log_return and volatility predictions
 - rps_clipped_predictions_total{target}    learned forecasts clipped to the training range
-- rps_model_info{version, alias}           1 for the served model
+- rps_model_info{version, alias}           1 for the served model (0 for one swapped out)
+- rps_fallback_predictions_total           answered with the baseline (too far out of range)
+- rps_model_age_seconds                    since the end of the served model's training data
+- rps_model_updates_total{outcome}         following the registry: swapped, load_failed,
+                                           registry_error
 
 prometheus_client is imported when the metrics are created (in the worker), not at module
 import, so a process can still choose its multiprocess mode before that.
@@ -26,7 +31,8 @@ from typing import Any
 
 from rps_kedro.serving.settings import MetricSettings
 
-OUTCOMES = ("ok", "invalid", "unavailable", "error")
+OUTCOMES = ("ok", "invalid", "unavailable", "error", "aborted")
+UPDATE_OUTCOMES = ("swapped", "load_failed", "registry_error")
 TARGETS = {"log_return": "predicted_log_return", "volatility": "predicted_volatility"}
 
 
@@ -52,7 +58,7 @@ class ServiceMetrics:
         self.predictions = Counter(
             "rps_predictions_total",
             "Predictions by outcome: ok per symbol predicted; invalid, unavailable and error"
-            " per rejected or failed request",
+            " per rejected or failed request; aborted per request whose client left mid-upload",
             ["outcome"],
             registry=r,
         )
@@ -88,6 +94,25 @@ class ServiceMetrics:
             multiprocess_mode="livemax",
             registry=r,
         )
+        self.fallbacks = Counter(
+            "rps_fallback_predictions_total",
+            "Predictions answered with the baseline's forecast: too many features out of range",
+            registry=r,
+        )
+        self.model_age = Gauge(
+            "rps_model_age_seconds",
+            "Seconds since the end of the data the served model was trained on",
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.model_updates = Counter(
+            "rps_model_updates_total",
+            "New registry versions seen while following the alias, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in UPDATE_OUTCOMES:
+            self.model_updates.labels(outcome=outcome)
         for outcome in OUTCOMES:
             self.predictions.labels(outcome=outcome)
         for target in TARGETS:
@@ -95,8 +120,13 @@ class ServiceMetrics:
             self.clipped.labels(target=target)
         self.drift_ratio.set(0.0)
 
-    def model_loaded(self, version: str, alias: str, features: Iterable[str]) -> None:
-        """Announce the served model and create each feature's out-of-range series at 0."""
+    def model_loaded(
+        self, version: str, alias: str, features: Iterable[str], replaced: str | None = None
+    ) -> None:
+        """Announce the served model (the one it replaced at 0) and create each feature's
+        out-of-range series at 0."""
+        if replaced is not None and replaced != version:
+            self.model_info.labels(version=replaced, alias=alias).set(0)
         self.model_info.labels(version=version, alias=alias).set(1)
         for feature in features:
             self.out_of_range.labels(feature=feature)
@@ -117,6 +147,8 @@ class ServiceMetrics:
             self.out_of_range.labels(feature=feature).inc()
         for target in prediction["clipped_targets"]:
             self.clipped.labels(target=target).inc()
+        if prediction.get("fallback"):
+            self.fallbacks.inc()
 
 
 _process_metrics: ServiceMetrics | None = None

@@ -36,12 +36,18 @@ Price = Annotated[
         **VALUE_BOUNDS["close"].field_constraint(),
         le=LIMITS.max_price,
         allow_inf_nan=False,
+        strict=True,  # JSON numbers only: "101.5" or true is refused, never coerced
         json_schema_extra=OPENAPI_30_POSITIVE,
     ),
 ]
 Volume = Annotated[
     float,
-    Field(**VALUE_BOUNDS["volume"].field_constraint(), le=LIMITS.max_volume, allow_inf_nan=False),
+    Field(
+        **VALUE_BOUNDS["volume"].field_constraint(),
+        le=LIMITS.max_volume,
+        allow_inf_nan=False,
+        strict=True,
+    ),
 ]
 Symbol = Annotated[
     str,
@@ -138,6 +144,12 @@ class Prediction(BaseModel):
     )
     model_version: str = Field(description="Version of the registered model that answered.")
     model_alias: str
+    fallback: bool = Field(
+        False,
+        description="True when too many features were outside the training range: the"
+        " predicted values are then a baseline's (no extrapolation), see fallback_reason.",
+    )
+    fallback_reason: str | None = None
 
 
 class BatchResponse(BaseModel):

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 
 from rps_kedro.serving.batching import MicroBatcher, inference_executor  # noqa: E402
 from rps_kedro.serving.drift import DriftWindow  # noqa: E402
+from rps_kedro.serving.fallback import with_fallback  # noqa: E402
 from rps_kedro.serving.forecasts import forecast_app  # noqa: E402
 from rps_kedro.serving.guard import RequestGuard  # noqa: E402
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
@@ -73,6 +75,14 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(_ClientErrorsWi
 API_ROUTES = ("/predict", "/predict_batch")
 
 
+@dataclass(frozen=True)
+class Served:
+    """The served model and the batcher that calls it."""
+
+    predictor: Predictor
+    batcher: MicroBatcher[Item, Outcome]
+
+
 def _error_response(status: int, message: str, errors: list[ErrorDetail]) -> JSONResponse:
     body = ErrorResponse(error=message, detail=errors).model_dump(mode="json")
     return JSONResponse(body, status_code=status)
@@ -92,13 +102,13 @@ class RpsService:
         self.metrics: ServiceMetrics = process_metrics(SETTINGS.metrics)
         self.drift = DriftWindow(SETTINGS.drift.window_requests)
         self.executor = inference_executor(SETTINGS.service.inference_threads)
-        self.predictor: Predictor | None = None
-        self.batcher: MicroBatcher[Item, Outcome] | None = None
+        self.served: Served | None = None  # replaced as a whole: a request keeps the one it got
         self.load_error: str | None = None
         log = SETTINGS.prediction_log
         self.prediction_log = PredictionLog(log.directory) if log.enabled else None
         self._ready = threading.Event()
         threading.Thread(target=self._load_model, name="rps-model-load", daemon=True).start()
+        threading.Thread(target=self._keep_model_age, name="rps-model-age", daemon=True).start()
 
     # --- model loading and readiness ----------------------------------------------------------
 
@@ -108,23 +118,20 @@ class RpsService:
             # The model code (scikit-learn, pandas, the calendars) is imported here, in each
             # worker's loading thread, not with this module: `bentoml serve`'s main process
             # imports the module only to read the service's definition.
-            from rps_kedro.serving.inference import load_predictor, model_info  # noqa: PLC0415
+            from rps_kedro.serving.inference import (  # noqa: PLC0415
+                load_predictor,
+                model_info,
+                stored_model_folder,
+            )
 
             stored = self.bento_model
             info = model_info(stored, SETTINGS.model.registered_name, SETTINGS.model.alias)
-            predictor = load_predictor(stored, info, self.executor)
+            predictor = load_predictor(stored_model_folder(stored), info, self.executor)
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             logger.exception("the model could not be loaded; /readyz stays 503")
             return
-        self.predictor = predictor
-        self.batcher = MicroBatcher(
-            predictor.predict,
-            self.executor,
-            max_items=SETTINGS.batching.max_batch_symbols,
-            enabled=SETTINGS.batching.enabled,
-        )
-        self.metrics.model_loaded(info.version, info.alias, predictor.feature_names)
+        self._serve(predictor)
         self._ready.set()
         logger.info(
             "model %s version %s (%s) ready in %.1f s: lookback %d bars, %d features; code from %s",
@@ -136,6 +143,58 @@ class RpsService:
             len(predictor.feature_names),
             Path(__file__).resolve().parents[1],
         )
+        if SETTINGS.model.follow_registry.enabled:
+            self._follow_registry(info.version, load_predictor)
+
+    def _serve(self, predictor: Predictor) -> None:
+        """Serve `predictor` from now on (requests already running finish on the previous)."""
+        batcher = MicroBatcher(
+            predictor.predict,
+            self.executor,
+            max_items=SETTINGS.batching.max_batch_symbols,
+            enabled=SETTINGS.batching.enabled,
+        )
+        replaced = self.served.predictor.info.version if self.served else None
+        self.served = Served(predictor, batcher)
+        info = predictor.info
+        self.metrics.model_loaded(info.version, info.alias, predictor.feature_names, replaced)
+        self._update_model_age()
+
+    def _update_model_age(self) -> None:
+        if self.served is not None:
+            age = time.time() - self.served.predictor.data_end_seconds
+            self.metrics.model_age.set(age)
+
+    def _keep_model_age(self) -> None:
+        while True:
+            time.sleep(SETTINGS.model.age_update_seconds)
+            self._update_model_age()
+
+    def _follow_registry(self, served_version: str, load_predictor: Any) -> None:
+        """Poll the registry's alias for good (this is the loading thread)."""
+        from rps_kedro.serving.model_follower import RegistryFollower  # noqa: PLC0415
+
+        follow = SETTINGS.model.follow_registry
+        follower = RegistryFollower(
+            SETTINGS.model.registered_name,
+            SETTINGS.model.alias,
+            follow.tracking_uri,
+            lambda folder, info: load_predictor(folder, info, self.executor),
+            self._serve,
+            served_version,
+        )
+        logger.info(
+            "following %s@%s in %s every %.0f s",
+            SETTINGS.model.registered_name,
+            SETTINGS.model.alias,
+            follow.tracking_uri,
+            follow.poll_seconds,
+        )
+        while True:
+            time.sleep(follow.poll_seconds)
+            outcome = follower.poll()
+            if outcome != "unchanged":
+                self.metrics.model_updates.labels(outcome=outcome).inc()
 
     @bentoml.on_shutdown
     def close_prediction_log(self) -> None:
@@ -165,26 +224,29 @@ class RpsService:
     ) -> list[dict[str, Any]] | JSONResponse:
         if (unavailable := await self._wait_for_model()) is not None:
             return unavailable
-        assert self.batcher is not None and self.predictor is not None
+        served = self.served  # this request's model, even if a new version is swapped in
+        assert served is not None
         try:
-            items = self.predictor.items(requests, locs, SETTINGS.limits)
+            items = served.predictor.items(requests, locs, SETTINGS.limits)
         except InvalidInput as invalid:
             return _error_response(400, "invalid bars", invalid.errors)
-        outcomes = await self.batcher.submit(items)
+        outcomes = await served.batcher.submit(items)
         errors = [e for outcome in outcomes for e in outcome.errors or []]
         if errors:
             return _error_response(400, "bars the model cannot use", errors)
         self.metrics.inference(max(outcome.inference_seconds for outcome in outcomes))
         predictions = []
         for outcome in outcomes:
-            prediction = outcome.prediction
-            assert prediction is not None
+            assert outcome.prediction is not None
+            prediction = with_fallback(
+                outcome.prediction, outcome.baselines or {}, SETTINGS.fallback
+            )
             self.metrics.predicted(prediction)
             self.metrics.drift_ratio.set(self.drift.add(prediction["out_of_range_share"]))
             predictions.append(prediction)
         if self.prediction_log is not None:
-            forecasts = [(o.prediction, o.baselines or {}) for o in outcomes]
-            self.prediction_log.record(request_rows(forecasts, self.predictor.info.name))
+            forecasts = [(p, o.baselines or {}) for p, o in zip(predictions, outcomes, strict=True)]
+            self.prediction_log.record(request_rows(forecasts, served.predictor.info.name))
         return predictions
 
     @bentoml.api(input_spec=PredictRequest)

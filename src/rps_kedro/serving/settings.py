@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -30,10 +31,18 @@ class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class FollowRegistrySettings(_Settings):
+    enabled: bool
+    tracking_uri: str
+    poll_seconds: PositiveFloat
+
+
 class ModelSettings(_Settings):
     registered_name: str = REGISTERED_MODEL_NAME  # the MLflow model `make bento` imports
     alias: str
     store_name: str = REGISTERED_MODEL_NAME  # the BentoML store's; the service serves :latest
+    follow_registry: FollowRegistrySettings
+    age_update_seconds: PositiveFloat
 
 
 class ServiceSettings(_Settings):
@@ -76,6 +85,11 @@ class ForecastSettings(_Settings):
     path: Path  # the forecast pipeline's latest_forecasts (relative: from the working directory)
 
 
+class FallbackSettings(_Settings):
+    max_out_of_range_share: float = Field(ge=0, le=1)
+    baseline: Literal["persistence", "har"]
+
+
 class DriftSettings(_Settings):
     window_requests: PositiveInt
 
@@ -105,6 +119,7 @@ class ServingSettings(_Settings):
     limits: LimitSettings
     batching: BatchingSettings
     drift: DriftSettings
+    fallback: FallbackSettings
     metrics: MetricSettings
     prediction_log: PredictionLogSettings
     forecasts: ForecastSettings
