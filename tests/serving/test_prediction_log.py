@@ -69,6 +69,16 @@ def test_two_writers_never_share_a_file(tmp_path):
     assert len(partition_path(tmp_path, HOUR, "w2").read_text().splitlines()) == 3
 
 
+def test_day_partitions_older_than_the_retention_are_removed(tmp_path):
+    for day in ("2026-10-30", "2026-10-31", "2026-11-29"):
+        (tmp_path / f"date={day}" / "hour=00").mkdir(parents=True)
+    log = PredictionLog(tmp_path, writer="w1", retention_days=30)
+    log.record(_rows(1, HOUR, "a"))
+    log.close()
+    kept = sorted(p.name for p in tmp_path.glob("date=*"))
+    assert kept == ["date=2026-10-31", "date=2026-11-29", "date=2026-11-30"]
+
+
 @pytest.mark.integration
 def test_two_workers_log_every_answered_request_by_a_clean_stop(trained_model, tmp_path):
     """N requests to `bentoml serve` with two workers, stopped with SIGTERM: N rows."""

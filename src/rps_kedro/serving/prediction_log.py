@@ -9,7 +9,9 @@ PartitionedDataset of JSON lines):
     <directory>/date=2026-11-30/hour=14/<host>-<pid>.jsonl
 
 Files rotate with the hour the forecast was served in. Each process writes only its own files,
-so several workers (or machines sharing the folder) never interleave lines.
+so several workers (or machines sharing the folder) never interleave lines. With a retention,
+each new hour's file removes the day partitions older than `retention_days` (the scheduled
+forecasts' too: they share the folder); live scoring reads far less (`lookback_days`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import json
 import logging
 import os
 import queue
+import shutil
 import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -64,9 +67,12 @@ def request_rows(
 class PredictionLog:
     """Hourly JSON-lines files of served forecasts, written by a background thread."""
 
-    def __init__(self, directory: str | Path, writer: str | None = None):
+    def __init__(
+        self, directory: str | Path, writer: str | None = None, retention_days: int | None = None
+    ):
         self.directory = Path(directory)
         self.writer = writer or writer_name()
+        self.retention_days = retention_days
         self.rows_written = 0
         self._queue: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -109,6 +115,7 @@ class PredictionLog:
                             handle.close()
                         target.parent.mkdir(parents=True, exist_ok=True)
                         handle, path = target.open("a", encoding="utf-8"), target
+                        self._expire(row["served_at"])
                     handle.write(json.dumps(row, default=_json_default) + "\n")
                 if handle is not None:
                     handle.flush()
@@ -117,3 +124,15 @@ class PredictionLog:
                 logger.exception("could not write %d predictions to %s", len(rows), path)
         if handle is not None:
             handle.close()
+
+    def _expire(self, now: datetime) -> None:
+        """Remove the day partitions older than the retention (another writer may race us)."""
+        if self.retention_days is None:
+            return
+        oldest = f"date={now.astimezone(UTC) - timedelta(days=self.retention_days):%Y-%m-%d}"
+        for day in self.directory.glob("date=*"):
+            if day.name < oldest:
+                shutil.rmtree(day, ignore_errors=True)
+                logger.info(
+                    "prediction log: removed %s (older than %d days)", day, self.retention_days
+                )

@@ -105,7 +105,9 @@ class RpsService:
         self.served: Served | None = None  # replaced as a whole: a request keeps the one it got
         self.load_error: str | None = None
         log = SETTINGS.prediction_log
-        self.prediction_log = PredictionLog(log.directory) if log.enabled else None
+        self.prediction_log = (
+            PredictionLog(log.directory, retention_days=log.retention_days) if log.enabled else None
+        )
         self._ready = threading.Event()
         threading.Thread(target=self._load_model, name="rps-model-load", daemon=True).start()
         threading.Thread(target=self._keep_model_age, name="rps-model-age", daemon=True).start()

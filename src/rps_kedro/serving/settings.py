@@ -79,6 +79,7 @@ class BatchingSettings(_Settings):
 class PredictionLogSettings(_Settings):
     enabled: bool
     directory: Path  # relative paths are from the service's working directory
+    retention_days: PositiveInt
 
 
 class ForecastSettings(_Settings):
