@@ -57,7 +57,10 @@ def _live_catalog(project, pushgateway_url: str) -> DataCatalog:
 
 def _scheduled_forecast(trained_model, catalog: DataCatalog) -> None:
     """The forecast pipeline's nodes on the project's champion, logged like the hourly run."""
-    forecasts = forecast_next_hour(trained_model.champion_bundle(), trained_model.bars, ["BTC-USD"])
+    fallback = project_parameters()["forecast"]["fallback"]
+    forecasts = forecast_next_hour(
+        trained_model.champion_bundle(), trained_model.bars, ["BTC-USD"], fallback
+    )
     catalog.save("prediction_log", prediction_log_partition(forecasts))
 
 

@@ -350,7 +350,10 @@ def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, train
     """The forecast pipeline's nodes run on the project's champion bundle and primary bars;
     GET /forecast/{symbol} answers that forecast, equal to /predict on the same latest bars."""
     forecasts = forecast_next_hour(
-        trained_model.champion_bundle(), trained_model.bars, ["BTC-USD", "AAPL"]
+        trained_model.champion_bundle(),
+        trained_model.bars,
+        ["BTC-USD", "AAPL"],
+        project_parameters()["forecast"]["fallback"],
     )
     path = trained_model.project / settings().forecasts.path  # the service's working directory
     path.parent.mkdir(parents=True, exist_ok=True)

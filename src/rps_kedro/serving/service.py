@@ -36,9 +36,9 @@ import bentoml  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 
+from rps_kedro.core.fallback import with_fallback  # noqa: E402
 from rps_kedro.serving.batching import MicroBatcher, inference_executor  # noqa: E402
 from rps_kedro.serving.drift import DriftWindow  # noqa: E402
-from rps_kedro.serving.fallback import with_fallback  # noqa: E402
 from rps_kedro.serving.forecasts import forecast_app  # noqa: E402
 from rps_kedro.serving.guard import RequestGuard  # noqa: E402
 from rps_kedro.serving.metrics import ServiceMetrics, process_metrics  # noqa: E402
@@ -241,7 +241,7 @@ class RpsService:
         for outcome in outcomes:
             assert outcome.prediction is not None
             prediction = with_fallback(
-                outcome.prediction, outcome.baselines or {}, SETTINGS.fallback
+                outcome.prediction, outcome.baselines or {}, **SETTINGS.fallback.model_dump()
             )
             self.metrics.predicted(prediction)
             self.metrics.drift_ratio.set(self.drift.add(prediction["out_of_range_share"]))

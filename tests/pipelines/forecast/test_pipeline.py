@@ -9,7 +9,7 @@ from kedro.runner import SequentialRunner
 from rps_kedro.core.model_names import MODEL_ARTIFACT
 from rps_kedro.pipelines.forecast import create_pipeline
 from rps_kedro.pipelines.training import create_pipeline as create_training_pipeline
-from tests.conftest import SYMBOLS
+from tests.conftest import SYMBOLS, project_parameters
 from tests.pipelines.conftest import NoChampion
 
 
@@ -27,6 +27,7 @@ def forecast_catalog(modelling_catalog, simulated_bars) -> DataCatalog:
     }
     catalog["primary_bars"] = simulated_bars
     catalog["params:ingestion.symbols"] = [*SYMBOLS, "NOT-TRADED"]
+    catalog["params:forecast.fallback"] = project_parameters()["forecast"]["fallback"]
     return catalog
 
 
@@ -57,3 +58,25 @@ def test_no_champion_no_forecasts(forecast_catalog):
     SequentialRunner().run(create_pipeline(), forecast_catalog)
     assert forecast_catalog["latest_forecasts"].load() == {"forecasts": {}}
     assert forecast_catalog["prediction_log"].load() == {}
+
+
+def test_a_forecast_out_of_the_training_range_is_the_baselines_and_says_so(
+    forecast_catalog, simulated_bars
+):
+    """BTC-USD's last bar jumps 60 %: its features leave the training range; with no tolerance
+    (share 0) that forecast is HAR's, flagged; the others are the model's."""
+    bars = simulated_bars.copy()
+    last = bars.index[bars["symbol"] == "BTC-USD"][-1]
+    bars.loc[last, ["high", "close"]] = bars.loc[last, ["high", "close"]] * 1.6
+    forecast_catalog["primary_bars"] = bars
+    forecast_catalog["params:forecast.fallback"] = {
+        "max_out_of_range_share": 0.0,
+        "baseline": "har",
+    }
+    SequentialRunner().run(create_pipeline(), forecast_catalog)
+    published = pd.DataFrame(forecast_catalog["latest_forecasts"].load()["forecasts"]).T
+    assert (published["fallback"] == (published["out_of_range_share"] > 0)).all()
+    btc = published.loc["BTC-USD"]
+    assert btc["fallback"] and "outside the training range" in btc["fallback_reason"]
+    assert btc["predicted_volatility"] == btc["har_volatility"]
+    assert btc["predicted_log_return"] == btc["har_log_return"] == 0

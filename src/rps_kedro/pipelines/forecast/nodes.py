@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rps_kedro.core.bars import as_model_input
+from rps_kedro.core.fallback import with_fallback
 
 logger = logging.getLogger(__name__)
 LIST_COLUMNS = ("out_of_range_features", "clipped_targets")
@@ -29,10 +30,14 @@ def _iso(moment: pd.Timestamp) -> str:
 
 
 def forecast_next_hour(
-    champion: dict[str, Any] | None, bars: pd.DataFrame, symbols: list[str]
+    champion: dict[str, Any] | None,
+    bars: pd.DataFrame,
+    symbols: list[str],
+    fallback: dict[str, Any],
 ) -> pd.DataFrame:
-    """One row per configured symbol with enough bars: the champion's forecast of its next bar,
-    with when it was made and by which model version (no champion yet: no rows)."""
+    """One row per configured symbol with enough bars: the champion's forecast of its next bar
+    (the baseline's when too many features are out of range, as the service answers), with
+    when it was made and by which model version (no champion yet: no rows)."""
     if champion is None:
         logger.warning("No champion in the registry yet: nothing to forecast")
         return pd.DataFrame()
@@ -43,6 +48,9 @@ def forecast_next_hour(
     if skipped:
         logger.warning("No forecast for %s: fewer than %d bars", ", ".join(skipped), model.lookback)
     served_at = pd.Timestamp.now(tz="UTC").floor("s")
+    forecasts = pd.DataFrame(
+        [with_fallback(row, row, **fallback) for row in forecasts.to_dict(orient="records")]
+    )
     return forecasts.assign(
         served_at=served_at,
         source="scheduled",

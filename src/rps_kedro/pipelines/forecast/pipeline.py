@@ -15,7 +15,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 forecast_next_hour,
-                inputs=["champion_bundle", "primary_bars", "params:ingestion.symbols"],
+                inputs=[
+                    "champion_bundle",
+                    "primary_bars",
+                    "params:ingestion.symbols",
+                    "params:forecast.fallback",
+                ],
                 outputs="forecasts",
                 name="forecast_next_hour",
             ),

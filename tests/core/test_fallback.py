@@ -1,12 +1,11 @@
-"""Refusing to extrapolate: beyond the out-of-range share in the settings, the answer carries
+"""Refusing to extrapolate: beyond the out-of-range share of the settings, a forecast carries
 the baseline's forecasts, flagged with the reason."""
 
 import math
 
-from rps_kedro.serving.fallback import with_fallback
-from rps_kedro.serving.settings import FallbackSettings
+from rps_kedro.core.fallback import with_fallback
 
-SETTINGS = FallbackSettings(max_out_of_range_share=0.25, baseline="har")
+SETTINGS = {"max_out_of_range_share": 0.25, "baseline": "har"}
 BASELINES = {
     "persistence_log_return": 0.0,
     "persistence_volatility": 0.004,
@@ -27,12 +26,12 @@ def prediction(share: float) -> dict:
 
 
 def test_within_the_training_range_the_model_answers():
-    served = with_fallback(prediction(0.25), BASELINES, SETTINGS)
+    served = with_fallback(prediction(0.25), BASELINES, **SETTINGS)
     assert served == {**prediction(0.25), "fallback": False, "fallback_reason": None}
 
 
 def test_beyond_it_the_baseline_answers_and_says_why():
-    served = with_fallback(prediction(0.4), BASELINES, SETTINGS)
+    served = with_fallback(prediction(0.4), BASELINES, **SETTINGS)
     assert served["fallback"] is True
     assert (served["predicted_log_return"], served["predicted_volatility"]) == (0.0, 0.006)
     assert served["predicted_close"] == 100.0 and served["clipped_targets"] == []
@@ -40,5 +39,5 @@ def test_beyond_it_the_baseline_answers_and_says_why():
         "40% of the features are outside the training range (more than 25%): the har"
         " baseline's forecast, not the model's"
     )
-    persistence = FallbackSettings(max_out_of_range_share=0.25, baseline="persistence")
-    assert with_fallback(prediction(0.4), BASELINES, persistence)["predicted_volatility"] == 0.004
+    persistence = {**SETTINGS, "baseline": "persistence"}
+    assert with_fallback(prediction(0.4), BASELINES, **persistence)["predicted_volatility"] == 0.004
