@@ -146,7 +146,7 @@ class RpsService:
             Path(__file__).resolve().parents[1],
         )
         if SETTINGS.model.follow_registry.enabled:
-            self._follow_registry(info.version, load_predictor)
+            self._follow_registry(info.version)
 
     def _serve(self, predictor: Predictor) -> None:
         """Serve `predictor` from now on (requests already running finish on the previous)."""
@@ -163,17 +163,17 @@ class RpsService:
         self._update_model_age()
 
     def _update_model_age(self) -> None:
-        if self.served is not None:
-            age = time.time() - self.served.predictor.data_end_seconds
-            self.metrics.model_age.set(age)
+        if (served := self.served) is not None:
+            self.metrics.model_age.set(time.time() - served.predictor.data_end_seconds)
 
     def _keep_model_age(self) -> None:
         while True:
             time.sleep(SETTINGS.model.age_update_seconds)
             self._update_model_age()
 
-    def _follow_registry(self, served_version: str, load_predictor: Any) -> None:
+    def _follow_registry(self, served_version: str) -> None:
         """Poll the registry's alias for good (this is the loading thread)."""
+        from rps_kedro.serving.inference import load_predictor  # noqa: PLC0415
         from rps_kedro.serving.model_follower import RegistryFollower  # noqa: PLC0415
 
         follow = SETTINGS.model.follow_registry
