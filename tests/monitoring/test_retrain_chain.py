@@ -42,5 +42,10 @@ def test_the_drift_alert_starts_one_modelling_run(httpserver_ipv4, standin_expor
         conf = started[0].get_json()["conf"]
         assert conf["alert"]["fingerprint"] == filed["fingerprint"]
         assert conf["alert"]["labels"]["instance"] == standin_exporter.address
-        assert decisions(trigger.url)[("RpsDriftRatioHigh", "triggered")] == 1
+        # the request reaches Airflow before the trigger counts its answer: wait for the count
+        wait_until(
+            lambda: decisions(trigger.url)[("RpsDriftRatioHigh", "triggered")] == 1,
+            timeout=30,
+            what="the triggered decision on the trigger's /metrics",
+        )
     assert len([r for r, _ in httpserver_ipv4.log if r.path == DAG_RUNS]) == 1
