@@ -3,6 +3,7 @@
 # tests/orchestration/test_airflow_dags.py fails when this file is out of date.
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,20 @@ package_name = "rps_kedro"
 conf_source = "" or project_path / "conf"
 
 
-def _run_kedro_node(node_names=None, namespaces=None, runtime_params=None):
+def _mlflow_run_tags(dag_run):
+    """Tags of the MLflow runs a task starts: the Airflow run, and the alert that triggered it."""
+    tags = {"airflow.dag_id": dag_run.dag_id, "airflow.run_id": dag_run.run_id}
+    alert = (dag_run.conf or {}).get("alert") or {}
+    for key in ("alertname", "fingerprint", "startsAt"):
+        if alert.get(key):
+            tags[f"retrain.alert.{key}"] = str(alert[key])
+    return tags
+
+
+def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=None):
     """Run a Kedro pipeline slice: node_names, a namespace group, or (neither) the whole pipeline."""
+    # MLflow adds MLFLOW_RUN_CONTEXT's tags to every run it starts (this task's process only).
+    os.environ["MLFLOW_RUN_CONTEXT"] = json.dumps(_mlflow_run_tags(dag_run))
     configure_project(package_name)
     with KedroSession.create(
         project_path=project_path,
@@ -63,78 +76,89 @@ def _run_kedro_node(node_names=None, namespaces=None, runtime_params=None):
 def rps_kedro_data_refresh():
 
     @task(task_id="fetch-new-bars")
-    def fetch_new_bars(params=None):
+    def fetch_new_bars(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["fetch_new_bars"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="merge-snapshot")
-    def merge_snapshot(params=None):
+    def merge_snapshot(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["merge_snapshot"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="check-bars-quality")
-    def check_bars_quality(params=None):
+    def check_bars_quality(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["check_bars_quality"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="enforce-quality-gate")
-    def enforce_quality_gate(params=None):
+    def enforce_quality_gate(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["enforce_quality_gate"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="build-model-input")
-    def build_model_input(params=None):
+    def build_model_input(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["build_model_input"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts")
-    def forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(params=None):
+    def forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["forecast_next_hour", "log_scheduled_forecasts", "publish_latest_forecasts"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="profile-model-input")
-    def profile_model_input(params=None):
+    def profile_model_input(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["profile_model_input"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="collect-logged-predictions-score-predictions")
-    def collect_logged_predictions_score_predictions(params=None):
+    def collect_logged_predictions_score_predictions(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["collect_logged_predictions", "score_predictions"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="compute-live-metrics")
-    def compute_live_metrics(params=None):
+    def compute_live_metrics(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["compute_live_metrics"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="log-live-skill-to-registry")
-    def log_live_skill_to_registry(params=None):
+    def log_live_skill_to_registry(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["log_live_skill_to_registry"],
             runtime_params=params["kedro_params"],
         )
 
     @task(task_id="push-live-metrics")
-    def push_live_metrics(params=None):
+    def push_live_metrics(params=None, dag_run=None):
         _run_kedro_node(
+            dag_run,
             node_names=["push_live_metrics"],
             runtime_params=params["kedro_params"],
         )

@@ -3,6 +3,7 @@
 # tests/orchestration/test_airflow_dags.py fails when this file is out of date.
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,20 @@ package_name = "rps_kedro"
 conf_source = "" or project_path / "conf"
 
 
-def _run_kedro_node(node_names=None, namespaces=None, runtime_params=None):
+def _mlflow_run_tags(dag_run):
+    """Tags of the MLflow runs a task starts: the Airflow run, and the alert that triggered it."""
+    tags = {"airflow.dag_id": dag_run.dag_id, "airflow.run_id": dag_run.run_id}
+    alert = (dag_run.conf or {}).get("alert") or {}
+    for key in ("alertname", "fingerprint", "startsAt"):
+        if alert.get(key):
+            tags[f"retrain.alert.{key}"] = str(alert[key])
+    return tags
+
+
+def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=None):
     """Run a Kedro pipeline slice: node_names, a namespace group, or (neither) the whole pipeline."""
+    # MLflow adds MLFLOW_RUN_CONTEXT's tags to every run it starts (this task's process only).
+    os.environ["MLFLOW_RUN_CONTEXT"] = json.dumps(_mlflow_run_tags(dag_run))
     configure_project(package_name)
     with KedroSession.create(
         project_path=project_path,
@@ -65,8 +78,8 @@ def rps_kedro_modelling():
     # `single_task: true` in airflow.yml: the whole pipeline in one task (one Kedro session, one
     # MLflow run; a kedro-mlflow PipelineML cannot be split into node slices).
     @task(task_id="modelling")
-    def modelling(params=None):
-        _run_kedro_node(runtime_params=params["kedro_params"])
+    def modelling(params=None, dag_run=None):
+        _run_kedro_node(dag_run, runtime_params=params["kedro_params"])
 
     modelling()
 

@@ -61,17 +61,17 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def project_environment(project: Path) -> dict[str, str]:
+    """The environment of a Kedro command in a project copy: its own embedded MLflow store."""
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+
+
 def kedro_run(project: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess:
     """Run `kedro run` in a project copy with its own embedded MLflow store (and `env`)."""
-    environment = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-        **env,
-    }
     return subprocess.run(
         [str(Path(sys.executable).parent / "kedro"), "run", *arguments],
         cwd=project,
-        env=environment,
+        env={**project_environment(project), **env},
         capture_output=True,
         text=True,
         timeout=600,

@@ -7,6 +7,7 @@ import pytest
 from rps_kedro.core.bar_rules import (
     OHLC_ORDER,
     VALUE_BOUNDS,
+    first_implausible_move,
     first_violation,
     seconds_past_hour,
 )
@@ -69,3 +70,20 @@ def test_seconds_past_hour():
     hour = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     seconds = seconds_past_hour(np.array([hour, hour + 1800, hour - 1, np.nan]))
     np.testing.assert_array_equal(seconds, [0.0, 1800.0, 3599.0, np.nan])
+
+
+def _bars(*rows: tuple[float, float, float, float]) -> dict[str, np.ndarray]:
+    return dict(zip(("open", "high", "low", "close"), np.array(rows, dtype=float).T, strict=True))
+
+
+def test_a_move_beyond_the_factor_within_a_bar_or_between_bars_is_named():
+    calm = (100.0, 104.0, 99.0, 101.0)
+    assert first_implausible_move(_bars(calm, calm, (101.0, 900.0, 95.0, 120.0)), 10) is None
+    row, field, reason = first_implausible_move(_bars(calm, (101.0, 1e11, 1e-9, 101.0)), 10)
+    assert (row, field) == (1, "high")
+    assert reason.startswith("high 1e+11 is 1e+20 times low 1e-09 of the same bar")
+    alternating = _bars(calm, (1e-9,) * 4, calm, (1e-9,) * 4)  # 1e-9 / 100 by turns
+    row, field, reason = first_implausible_move(alternating, 10)
+    assert (row, field) == (1, "open")
+    assert "1e+11 times away from the previous bar's close 101" in reason
+    assert first_implausible_move(_bars(*[(1e-300,) * 4] * 3), 10) is None  # tiny, but flat

@@ -26,7 +26,9 @@ def test_the_drift_alert_starts_one_modelling_run(httpserver_ipv4, standin_expor
     ).respond_with_json(recorded("dag_run_triggered.json"))
     airflow_url = httpserver_ipv4.url_for("").rstrip("/")
     with (
-        running_retrain_trigger(tmp_path, airflow_url=airflow_url, token=TOKEN) as trigger,
+        running_retrain_trigger(
+            tmp_path, airflow_url=airflow_url, credentials={"token": TOKEN}
+        ) as trigger,
         running_monitoring_stack(
             tmp_path,
             service_target=standin_exporter.address,

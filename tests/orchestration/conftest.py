@@ -3,7 +3,6 @@ DAG-generation command that `make airflow-dags` runs, and project copies with th
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -13,13 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT, copy_project
+from tests.support.airflow import DAGS_FOLDER, require_airflow
 
-# Airflow 3 lives in its own environment (orchestration/pyproject.toml, `make airflow-setup`).
-AIRFLOW_PYTHON = Path(
-    os.environ.get("RPS_AIRFLOW_PYTHON", PROJECT_ROOT / "orchestration/.venv/bin/python")
-)
-AIRFLOW_CHECK = Path(__file__).with_name("airflow_check.py")  # run by AIRFLOW_PYTHON
-DAGS_FOLDER = "airflow_dags"
+AIRFLOW_CHECK = Path(__file__).with_name("airflow_check.py")  # run by the Airflow environment
 DAG_TEMPLATE = "orchestration/airflow_dag_template.j2"
 DAG_FILE = re.compile(r"^rps_kedro_(?P<pipeline>\w+)_dag\.py$")
 # `make airflow-dags` is `kedro airflow create --pipelines $(AIRFLOW_DAGS) <these> -t airflow_dags/`.
@@ -58,36 +53,7 @@ def run(command: list, cwd: Path, env: dict, timeout: float) -> subprocess.Compl
     )
 
 
-def project_environment(project: Path) -> dict[str, str]:
-    """The environment of a Kedro command in a project copy: its own embedded MLflow store."""
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
-
-
-def airflow_environment(project: Path, home: Path) -> dict[str, str]:
-    """Airflow with a throwaway home and SQLite metadata DB, reading the project copy's DAGs."""
-    inherited = {
-        k: v for k, v in project_environment(project).items() if not k.startswith("AIRFLOW")
-    }
-    home.mkdir(parents=True, exist_ok=True)
-    return {
-        **inherited,
-        "PATH": f"{AIRFLOW_PYTHON.parent}{os.pathsep}{inherited.get('PATH', '')}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(project / DAGS_FOLDER),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-
-
 @pytest.fixture(scope="session")
 def airflow_python() -> Path:
     """The Airflow environment's python; skips (fails under CI) when it is not installed."""
-    if not AIRFLOW_PYTHON.exists():
-        message = (
-            f"Airflow environment not found at {AIRFLOW_PYTHON}: run `make airflow-setup` "
-            "(uv sync --locked --project orchestration)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must install it (make test depends on airflow-setup)")
-        pytest.skip(message)
-    return AIRFLOW_PYTHON
+    return require_airflow()

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, copy_project, write_light_parameters
-from tests.orchestration.conftest import project_environment, run
+from tests.conftest import PROJECT_ROOT, copy_project, project_environment, write_light_parameters
+from tests.orchestration.conftest import run
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ def decisions(url: str) -> dict[tuple[str, str], float]:
 @pytest.fixture
 def trigger(httpserver_ipv4, tmp_path):
     with running_retrain_trigger(
-        tmp_path, airflow_url=httpserver_ipv4.url_for("").rstrip("/"), token=TOKEN
+        tmp_path, airflow_url=httpserver_ipv4.url_for("").rstrip("/"), credentials={"token": TOKEN}
     ) as server:
         yield server
 

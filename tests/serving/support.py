@@ -7,6 +7,7 @@ import contextlib
 import copy
 import dataclasses
 import http.client
+import itertools
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +31,13 @@ from rps_kedro.core.forecasters import LearnedTarget, VolatilityFloor
 from rps_kedro.core.model import ForecastModel, load_model
 from rps_kedro.core.model_names import MODEL_ARTIFACT, REGISTERED_MODEL_NAME
 from tests.conftest import PROJECT_ROOT, copy_project, kedro_run, project_parameters
-from tests.support.servers import LOCALHOST, ServerProcess, free_port, running_process
+from tests.support.servers import (
+    LOCALHOST,
+    ServerProcess,
+    free_port,
+    http_request,
+    running_process,
+)
 
 BIN = Path(sys.executable).parent
 SIMULATOR_END = "2025-06-01 00:00"
@@ -299,3 +307,34 @@ def copy_trained_project(trained: TrainedModel, destination: Path) -> Path:
     return shutil.copytree(
         trained.project, destination, ignore=shutil.ignore_patterns("prediction_log")
     )
+
+
+class SteadyLoad:
+    """One client sending /predict back to back (cycling through `bodies`, at most one every
+    `pace_seconds`) until stopped: every answer's status and model version, in order."""
+
+    def __init__(self, url: str, bodies: list[dict], pace_seconds: float = 0.0):
+        self.url, self.bodies, self.pace_seconds = url, bodies, pace_seconds
+        self.answers: list[tuple[int, str | None]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for body in itertools.cycle(self.bodies):
+            if self._stop.is_set():
+                return
+            status, answer = http_request(f"{self.url}/predict", body, timeout=60)
+            version = json.loads(answer).get("model_version") if status == 200 else None
+            self.answers.append((status, version))
+            self._stop.wait(self.pace_seconds)
+
+    def __enter__(self) -> SteadyLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def versions(self) -> list[str | None]:
+        return [version for _, version in self.answers]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rps_kedro.serving.settings import settings as service_settings
 from tests.serving.support import BIN
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,8 @@ MODEL_PATH_EXAMPLES = 25
 LOOKBACK = 169
 HOUR = 3600
 EPOCH_2025 = 1_735_689_600
+# The largest move a request's bars may make in an hour: no forecast moves further.
+LARGEST_LOG_MOVE = math.log(service_settings().limits.max_price_move_factor)
 UNSERVED = {
     HealthCheck.too_slow,
     HealthCheck.data_too_large,
@@ -89,12 +92,13 @@ def extreme_bars(draw) -> dict:
 
 @given(body=extreme_bars())
 @settings(max_examples=MODEL_PATH_EXAMPLES, deadline=None, suppress_health_check=list(UNSERVED))
-def test_well_formed_bars_with_extreme_values_get_an_answer_or_a_400(service, body):
+def test_well_formed_bars_with_extreme_values_get_a_sane_answer_or_a_400(service, body):
     status, answer = service.post("/predict", body)
     assert status in (200, 400), answer
     content = json.loads(answer)
     if status == 200:
-        numbers = [content[k] for k in ("predicted_close", "predicted_volatility")]
-        assert all(math.isfinite(n) for n in numbers), content
+        assert abs(content["predicted_log_return"]) <= LARGEST_LOG_MOVE, content
+        assert 0 < content["predicted_volatility"] <= LARGEST_LOG_MOVE, content
+        assert math.isfinite(content["predicted_close"]) and content["predicted_close"] > 0
     else:
         assert all(d["loc"] and d["msg"] for d in content["detail"]), content

@@ -5,8 +5,6 @@ new champion is swapped in with no failed request, a broken one is not."""
 
 from __future__ import annotations
 
-import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from rps_kedro.serving.model_follower import RegistryFollower
 from tests.serving.conftest import SERVICE
 from tests.serving.support import (
     SERVED_SYMBOLS,
+    SteadyLoad,
     bentoml_server,
     copy_trained_project,
     metric_samples,
@@ -80,34 +79,6 @@ def test_an_unreachable_registry_is_reported_and_tried_again(tmp_path):
     assert follower.poll() == "registry_error"
 
 
-class SteadyLoad:
-    """One client sending /predict back to back until stopped: every answer's status and model
-    version, in order."""
-
-    def __init__(self, url: str, body: dict):
-        self.url, self.body = url, body
-        self.answers: list[tuple[int, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            status, body = http_request(f"{self.url}/predict", self.body, timeout=60)
-            version = json.loads(body).get("model_version") if status == 200 else None
-            self.answers.append((status, version))
-
-    def __enter__(self) -> SteadyLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def versions(self) -> list[str | None]:
-        return [version for _, version in self.answers]
-
-
 @pytest.mark.integration
 def test_the_service_swaps_to_the_new_champion_under_load_without_a_failed_request(
     trained_model, project, tmp_path
@@ -123,7 +94,7 @@ def test_the_service_swaps_to_the_new_champion_under_load_without_a_failed_reque
         bentoml_server(
             SERVICE, home, tmp_path / "logs", conf_source=project / "conf", cwd=project, workers=1
         ) as server,
-        SteadyLoad(server.url, body) as load,
+        SteadyLoad(server.url, [body]) as load,
     ):
         wait_until(lambda: len(load.answers) >= 5 or None, timeout=60, what="steady answers")
         new = register_bad_champion(project, tmp_path)

@@ -126,6 +126,13 @@ def _half_past(body: dict) -> None:
     body["bars"][12]["timestamp"] = body["bars"][12]["timestamp"].replace(":00:00Z", ":30:00Z")
 
 
+def _flat_prices(index: int, price: float):
+    def breaker(body: dict) -> None:
+        body["bars"][index].update(open=price, high=price, low=price, close=price)
+
+    return breaker
+
+
 def _swap_high_low(body: dict) -> None:
     bar = body["bars"][19]
     bar["high"], bar["low"] = bar["low"], bar["high"]
@@ -166,6 +173,13 @@ BAD_INPUTS = {
     "price_as_string": (_set(24, "close", "101.5"), ["bars", 24, "close"], "valid number"),
     "price_as_boolean": (_set(25, "open", True), ["bars", 25, "open"], "valid number"),
     "volume_as_string": (_set(26, "volume", "7"), ["bars", 26, "volume"], "valid number"),
+    # moves no market makes in an hour: a corrupt value or a unit change
+    "price_collapse": (
+        _flat_prices(27, 1e-9),
+        ["bars", 27, "open"],
+        "times away from the previous",
+    ),
+    "bar_range": (_set(28, "high", 1e11), ["bars", 28, "high"], "at most 10 times within an hour"),
     # a crypto pair's 24/7 bars sent under a stock ticker
     "round_the_clock_stock": (
         lambda b: b.update(symbol="AAPL"),

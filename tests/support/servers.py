@@ -433,11 +433,15 @@ def running_alert_receiver(output: Path, log_dir: Path) -> Iterator[ServerProces
 
 @contextlib.contextmanager
 def running_retrain_trigger(
-    log_dir: Path, *, airflow_url: str, token: str, **settings: str
+    log_dir: Path,
+    *,
+    airflow_url: str,
+    credentials: dict[str, str],
+    **settings: str,
 ) -> Iterator[ServerProcess]:
     """``python -m rps_kedro.retraining`` on a free port, starting DAG runs at ``airflow_url``
-    with ``token``; ``settings`` are Kedro runtime-style overrides of conf/base/retraining.yml
-    written to a conf/local of its own."""
+    with ``credentials`` (the environment's ``RPS_AIRFLOW_<TOKEN|USERNAME|PASSWORD>``);
+    ``settings`` are overrides of conf/base/retraining.yml written to a conf/local of its own."""
     port = free_port()
     conf = log_dir / "retrain-conf"
     shutil.copytree(PROJECT_ROOT / "conf/base", conf / "base", dirs_exist_ok=True)
@@ -451,7 +455,11 @@ def running_retrain_trigger(
         f"--port={port}",
         f"--conf={conf}",
     ]
-    env = {**os.environ, "RPS_AIRFLOW_URL": airflow_url, "RPS_AIRFLOW_TOKEN": token}
+    env = {
+        **os.environ,
+        "RPS_AIRFLOW_URL": airflow_url,
+        **{f"RPS_AIRFLOW_{key.upper()}": value for key, value in credentials.items()},
+    }
     with running_process(
         "retrain-trigger",
         argv,

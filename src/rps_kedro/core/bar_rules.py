@@ -83,3 +83,32 @@ def first_violation(bars: Mapping[str, np.ndarray]) -> tuple[AtLeast, int] | Non
         if len(rows):
             return rule, int(rows[0])
     return None
+
+
+def first_implausible_move(
+    bars: Mapping[str, np.ndarray], max_factor: float
+) -> tuple[int, str, str] | None:
+    """The first bar whose prices move by more than `max_factor` (up or down) within the bar
+    (high / low) or from the previous bar's close to its open: (row, field, reason). A move
+    that large in one hour is a unit change, a bad split adjustment or a corrupt value; the
+    model's features would turn it into extrapolated forecasts."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        within = bars["high"] / bars["low"]
+        gap = bars["open"][1:] / bars["close"][:-1]
+        gap = np.maximum(gap, 1.0 / gap)
+    candidates = []
+    if len(rows := np.flatnonzero(~(within <= max_factor))):
+        row = int(rows[0])
+        reason = (
+            f"high {bars['high'][row]:g} is {within[row]:.3g} times low {bars['low'][row]:g}"
+            f" of the same bar: at most {max_factor:g} times within an hour"
+        )
+        candidates.append((row, "high", reason))
+    if len(rows := np.flatnonzero(~(gap <= max_factor))):
+        row = int(rows[0]) + 1
+        reason = (
+            f"open {bars['open'][row]:g} is {gap[row - 1]:.3g} times away from the previous"
+            f" bar's close {bars['close'][row - 1]:g}: at most {max_factor:g} times in an hour"
+        )
+        candidates.append((row, "open", reason))
+    return min(candidates, default=None)

@@ -1,6 +1,7 @@
 """Checks across the bars of a request, vectorised: enough bars for the model's lookback,
-timestamps on the hour, ascending, unique and hourly-spaced, and consistent OHLC (the rules of
-core/bar_rules.py, which the quality gate evaluates with Great Expectations).
+timestamps on the hour, ascending, unique and hourly-spaced, consistent OHLC (the rules of
+core/bar_rules.py, which the quality gate evaluates with Great Expectations) and no implausible
+price move within a bar or from one bar to the next (serving.limits.max_price_move_factor).
 
 Each failed check names the first offending field (`bars[12].high`) and the reason. The bars
 come out as numpy columns, which is also how the model's input frame is built (inference.py).
@@ -13,7 +14,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from rps_kedro.core.bar_rules import SECONDS_PER_HOUR, first_violation, seconds_past_hour
+from rps_kedro.core.bar_rules import (
+    SECONDS_PER_HOUR,
+    first_implausible_move,
+    first_violation,
+    seconds_past_hour,
+)
 from rps_kedro.serving.schemas import Bar, ErrorDetail
 from rps_kedro.serving.settings import LimitSettings
 
@@ -126,12 +132,15 @@ def _timestamp_errors(
     return errors
 
 
-def _ohlc_errors(columns: BarColumns, loc: Loc) -> list[ErrorDetail]:
+def _ohlc_errors(columns: BarColumns, max_move_factor: float, loc: Loc) -> list[ErrorDetail]:
     values = vars(columns)
-    if (violation := first_violation(values)) is None:
-        return []
-    rule, i = violation
-    return [error((*loc, "bars", i, rule.field), rule.reason(values, i), rule.code)]
+    if (violation := first_violation(values)) is not None:
+        rule, i = violation
+        return [error((*loc, "bars", i, rule.field), rule.reason(values, i), rule.code)]
+    if (move := first_implausible_move(values, max_move_factor)) is not None:
+        i, field, reason = move
+        return [error((*loc, "bars", i, field), reason, "implausible_price_move")]
+    return []
 
 
 def check_bars(
@@ -155,7 +164,7 @@ def check_bars(
         )
     seconds, columns = bar_columns(bars)
     errors += _timestamp_errors(seconds, limits, max_gap_hours, loc)
-    errors += _ohlc_errors(columns, loc)
+    errors += _ohlc_errors(columns, limits.max_price_move_factor, loc)
     if errors:
         raise InvalidInput(errors)
     return columns

@@ -65,6 +65,7 @@ class LimitSettings(_Settings):
     max_symbol_length: PositiveInt
     max_reported_errors: PositiveInt
     max_price: PositiveFloat
+    max_price_move_factor: float = Field(gt=1)
     max_volume: PositiveFloat
     earliest_timestamp: datetime
     latest_timestamp: datetime
