@@ -6,6 +6,10 @@ with the lookback window (conf/base/parameters_features.yml) ending at that bar,
 The service logs each answer; their next bars are already in the primary bars, so
 `kedro run --pipelines live_scoring` scores them at once (the last bar's forecast stays pending
 until the next bar arrives). Prints the answers' status counts and the served model version.
+
+`--volatility-factor 8` sends the same bars with eight times their moves: the drift
+ratio rises, `RpsDriftRatioHigh` fires, and with the retrain trigger running the loop closes
+(README, "Alert -> retrain").
 """
 
 from __future__ import annotations
@@ -49,6 +53,22 @@ def bars_payload(bars: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def widened(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """Each symbol's bars with every move times `factor`: log-closes `factor` times further
+    from the symbol's first close, and open, high and low `factor` times further (in logs) from
+    their bar's close. The same path with `factor` times its volatility: a regime shift the
+    drift monitor sees."""
+    if factor == 1:
+        return bars
+    ordered = bars.sort_values(["symbol", "timestamp"])
+    first = ordered.groupby("symbol")["close"].transform("first")
+    close = first * (ordered["close"] / first) ** factor
+    return ordered.assign(
+        **{c: close * (ordered[c] / ordered["close"]) ** factor for c in ("open", "high", "low")},
+        close=close,
+    )
+
+
 def predict_body(symbol: str, bars: pd.DataFrame) -> dict[str, Any]:
     """A /predict request body for one symbol's bars."""
     return {"symbol": symbol, "bars": bars_payload(bars)}
@@ -84,10 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", type=Path, default=DEFAULT_BARS, help="primary bars (parquet)")
     parser.add_argument("--hours", type=int, default=48, help="bars per symbol to forecast")
     parser.add_argument("--conf", type=Path, default=Path("conf"), help="the project's conf/")
+    parser.add_argument(
+        "--volatility-factor",
+        type=float,
+        default=1.0,
+        help="every price move times this (a volatility regime shift; default 1: as recorded)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     lookback = required_lookback(load_config("parameters", arguments.conf)["features"])
-    bodies = recent_requests(pd.read_parquet(arguments.bars), arguments.hours, lookback)
+    bars = widened(pd.read_parquet(arguments.bars), arguments.volatility_factor)
+    bodies = recent_requests(bars, arguments.hours, lookback)
     statuses: Counter[int] = Counter()
     versions: Counter[str] = Counter()
     for body in bodies:

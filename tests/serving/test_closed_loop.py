@@ -1,5 +1,5 @@
 """The closed loop with every real process (issue 14): `bentoml serve` following the registry's
-`champion` alias under a steady request load of regime-shifted bars; Prometheus (the real rules,
+`champion` alias under a steady request load of bars with eight times their moves; Prometheus (the real rules,
 `for:` shortened) raises the drift alert; Alertmanager routes it to the retrain trigger, which
 starts the modelling DAG through the real `airflow api-server`; the scheduler (LocalExecutor)
 runs it: a new version is registered and promoted, and the service swaps to it with no failed
@@ -32,7 +32,7 @@ from tests.serving.support import (
     project_registry,
     server_home,
 )
-from tests.serving.test_service import _regime_shifted_bodies
+from tests.serving.test_service import LOOKBACK
 from tests.support.airflow import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -49,22 +49,33 @@ from tests.support.servers import (
     running_retrain_trigger,
     wait_until,
 )
+from tools.replay_traffic import recent_requests, widened
 
 pytestmark = pytest.mark.integration
 
 DAG_ID = "rps_kedro_modelling"
-# A worse retrain: the volatility HAR (baseline and features) without its day and week parts.
-WORSE = {"modelling": {"har": {"components": ["garman_klass_volatility"]}}}
+# A worse retrain, as a bad configuration makes one: the HAR without its day and week parts and
+# learned models that cannot learn (one boosting round, a ridge shrunk to its intercept).
+WORSE = {
+    "modelling": {
+        "har": {"components": ["garman_klass_volatility"]},
+        "candidates": {"gradient_boosting": {"max_iter": 1}, "ridge": {"alpha": 1.0e12}},
+    }
+}
 PACE_SECONDS = 0.1  # the steady load: about ten requests a second
+VOLATILITY_FACTOR = 8.0  # drift ratio about 0.35 (the threshold is 0.1): 4 would hover around it
 DAG_RUN_SECONDS = 600
 
 
 def registry_state() -> tuple[dict[str, str], dict[str, str]]:
     """The registered model's aliases -> version, and version -> promotion tag."""
     client = MlflowClient()
-    aliases = dict(client.get_registered_model(REGISTERED_MODEL_NAME).aliases)
+    aliases = {
+        alias: str(version)
+        for alias, version in client.get_registered_model(REGISTERED_MODEL_NAME).aliases.items()
+    }
     tags = {
-        v.version: v.tags.get("promotion", "")
+        str(v.version): v.tags.get("promotion", "")
         for v in client.search_model_versions(f"name='{REGISTERED_MODEL_NAME}'")
     }
     return aliases, tags
@@ -139,7 +150,10 @@ def test_drift_retrains_promotes_and_the_service_swaps_without_a_failed_request(
     trained_model, project, tmp_path
 ):
     require_binaries("prometheus", "alertmanager", "pushgateway")
-    shifted = _regime_shifted_bodies(trained_model, TEST_DRIFT_WINDOW)
+    # the README's way to shift the regime: `python -m tools.replay_traffic --volatility-factor 8`
+    shifted = recent_requests(
+        widened(trained_model.bars, VOLATILITY_FACTOR), TEST_DRIFT_WINDOW, LOOKBACK
+    )
     with (
         closed_loop(project, trained_model.bentoml_home, tmp_path) as loop,
         SteadyLoad(loop.service.url, shifted, PACE_SECONDS) as load,
@@ -185,6 +199,7 @@ def test_drift_retrains_promotes_and_the_service_swaps_without_a_failed_request(
         refused = RetrainTrigger(settings_for(loop.airflow.url), loop.start_run("no_such_dag"))
         assert refused.handle(alert(fingerprint="c3d4")) == "rejected"
 
+    assert len(load.answers) >= 100, "a steady load through the whole loop"
     statuses = {status for status, _ in load.answers}
     assert statuses == {200}, f"{len(load.answers)} answers: {statuses}"
     versions = load.versions()
