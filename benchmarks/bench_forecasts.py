@@ -17,8 +17,11 @@ import pandas as pd
 
 from benchmarks.harness import REPORT_DIR, measure, write_figures
 from rps_kedro.core.bars import conform_bars
+from rps_kedro.core.drift import out_of_range, reference_bounds
+from rps_kedro.core.features import feature_columns
 from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
+from rps_kedro.pipelines.training.nodes import build_drift_reference, split_by_time
 from rps_kedro.pipelines.training.online import retrain, simulate_promotion
 from tests.conftest import PROJECT_ROOT, project_parameters
 
@@ -36,11 +39,29 @@ def simulated_bars(symbols: list[str], hours: int) -> pd.DataFrame:
 
 
 def training_run(model_input: pd.DataFrame, parameters: dict[str, Any]) -> dict[str, Any]:
-    """One training run with no champion (the modelling nodes): served vs baselines on test."""
+    """One training run with no champion (the modelling nodes): served vs baselines on test,
+    and the share of test rows the service would answer with the baseline (fallback)."""
     _, decision, report = retrain(
         model_input, None, 0, parameters["modelling"], parameters["features"]
     )
-    return summarise(decision, report)
+    return summarise(decision, report) | fallback_share(model_input, parameters)
+
+
+def fallback_share(model_input: pd.DataFrame, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Test rows whose share of features outside the training range (the drift reference of
+    train + tuning) exceeds the fallback threshold: answered with the baseline, not the model."""
+    modelling, features = parameters["modelling"], parameters["features"]
+    train, tuning, test = split_by_time(model_input, modelling["split"])
+    reference = build_drift_reference(train, tuning, modelling, features)
+    names = feature_columns(features)
+    outside = out_of_range(test[names].to_numpy(), *reference_bounds(reference, names))
+    threshold = parameters["forecast"]["fallback"]["max_out_of_range_share"]
+    shares = outside.mean(axis=1)
+    return {
+        "test_mean_out_of_range_share": float(shares.mean()),
+        "test_fallback_share": float((shares > threshold).mean()),
+        "fallback_threshold": threshold,
+    }
 
 
 def _p_value(tests: dict[str, Any], target: str, rival: str) -> float:
@@ -144,8 +165,9 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "| series | served (return / volatility) | return RMSE served / persistence | DM p |"
         " volatility QLIKE served / HAR / persistence | DM p vs HAR | zero-range share |"
+        " fallback share (test) |"
         " weekly rule: return skill, QLIKE skill vs HAR, promotions / retrains, switches |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, series in figures["series"].items():
         run_figures = series["training_run"]
@@ -167,7 +189,8 @@ def markdown(figures: dict[str, Any]) -> str:
             f" | {_number(qlike['challenger'])} / {_number(qlike['har'])}"
             f" / {_number(qlike['persistence'])}"
             f" | {_number(pooled['volatility_dm_p_vs_har'])}"
-            f" | {_number(pooled['zero_range_share'])} | {weekly} |"
+            f" | {_number(pooled['zero_range_share'])}"
+            f" | {_number(run_figures['test_fallback_share'])} | {weekly} |"
         )
     return "\n".join(lines) + "\n"
 

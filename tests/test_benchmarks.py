@@ -73,6 +73,9 @@ def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypa
     assert pooled["return_rmse"]["challenger"] <= pooled["return_rmse"]["persistence"]
     assert pooled["volatility_qlike"]["challenger"] <= pooled["volatility_qlike"]["har"]
     assert set(figures["training_run"]["by_symbol"]) == {"AAPL", "BTC-USD"}
+    # the test window is the same market as training: the model, not the fallback, answers
+    assert 0 < figures["training_run"]["test_mean_out_of_range_share"] < 0.1
+    assert figures["training_run"]["test_fallback_share"] < 0.05
     weekly = figures["promotion_backtest"]
     assert weekly["retrains"] >= 2 and 1 <= weekly["promotions"] <= weekly["retrains"]
     assert weekly["window"]["rows"] > 0
