@@ -82,7 +82,7 @@ airflow-setup:  ## Airflow 3 in its own locked environment (orchestration/.venv)
 	$(UV) sync --locked --project orchestration
 
 airflow-dags: setup  ## regenerate airflow_dags/ from conf/base/airflow.yml (commit the result)
-	$(VENV_BIN)/kedro airflow create --pipelines $(AIRFLOW_DAGS) --group-by memory \
+	$(VENV_BIN)/kedro airflow create --pipelines $(AIRFLOW_DAGS) --group-by namespace \
 		--jinja-file orchestration/airflow_dag_template.j2 --target-dir airflow_dags/
 
 airflow: airflow-setup  ## Airflow UI on http://127.0.0.1:8080 (user admin, password printed)

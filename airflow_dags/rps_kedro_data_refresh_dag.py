@@ -75,121 +75,48 @@ def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=No
 )
 def rps_kedro_data_refresh():
 
-    @task(task_id="fetch-new-bars")
-    def fetch_new_bars(params=None, dag_run=None):
+    @task(task_id="ingestion")
+    def ingestion(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run,
-            node_names=["fetch_new_bars"],
-            runtime_params=params["kedro_params"],
+            dag_run, namespaces=["ingestion"], runtime_params=params["kedro_params"]
         )
 
-    @task(task_id="merge-snapshot")
-    def merge_snapshot(params=None, dag_run=None):
+    @task(task_id="validation")
+    def validation(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run,
-            node_names=["merge_snapshot"],
-            runtime_params=params["kedro_params"],
+            dag_run, namespaces=["validation"], runtime_params=params["kedro_params"]
         )
 
-    @task(task_id="check-bars-quality")
-    def check_bars_quality(params=None, dag_run=None):
+    @task(task_id="features")
+    def features(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run,
-            node_names=["check_bars_quality"],
-            runtime_params=params["kedro_params"],
+            dag_run, namespaces=["features"], runtime_params=params["kedro_params"]
         )
 
-    @task(task_id="enforce-quality-gate")
-    def enforce_quality_gate(params=None, dag_run=None):
+    @task(task_id="forecast")
+    def forecast(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run,
-            node_names=["enforce_quality_gate"],
-            runtime_params=params["kedro_params"],
+            dag_run, namespaces=["forecast"], runtime_params=params["kedro_params"]
         )
 
-    @task(task_id="build-model-input")
-    def build_model_input(params=None, dag_run=None):
+    @task(task_id="live-scoring")
+    def live_scoring(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run,
-            node_names=["build_model_input"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts")
-    def forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["forecast_next_hour", "log_scheduled_forecasts", "publish_latest_forecasts"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="profile-model-input")
-    def profile_model_input(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["profile_model_input"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="collect-logged-predictions-score-predictions")
-    def collect_logged_predictions_score_predictions(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["collect_logged_predictions", "score_predictions"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="compute-live-metrics")
-    def compute_live_metrics(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["compute_live_metrics"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="log-live-skill-to-registry")
-    def log_live_skill_to_registry(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["log_live_skill_to_registry"],
-            runtime_params=params["kedro_params"],
-        )
-
-    @task(task_id="push-live-metrics")
-    def push_live_metrics(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run,
-            node_names=["push_live_metrics"],
-            runtime_params=params["kedro_params"],
+            dag_run, namespaces=["live_scoring"], runtime_params=params["kedro_params"]
         )
 
     tasks = {
-        "fetch-new-bars": fetch_new_bars(),
-        "merge-snapshot": merge_snapshot(),
-        "check-bars-quality": check_bars_quality(),
-        "enforce-quality-gate": enforce_quality_gate(),
-        "build-model-input": build_model_input(),
-        "forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts": forecast_next_hour_log_scheduled_forecasts_publish_latest_forecasts(),
-        "profile-model-input": profile_model_input(),
-        "collect-logged-predictions-score-predictions": collect_logged_predictions_score_predictions(),
-        "compute-live-metrics": compute_live_metrics(),
-        "log-live-skill-to-registry": log_live_skill_to_registry(),
-        "push-live-metrics": push_live_metrics(),
+        "ingestion": ingestion(),
+        "validation": validation(),
+        "features": features(),
+        "forecast": forecast(),
+        "live-scoring": live_scoring(),
     }
-    tasks["fetch-new-bars"] >> tasks["merge-snapshot"]
-    tasks["merge-snapshot"] >> tasks["check-bars-quality"]
-    tasks["merge-snapshot"] >> tasks["enforce-quality-gate"]
-    tasks["check-bars-quality"] >> tasks["enforce-quality-gate"]
-    tasks["enforce-quality-gate"] >> tasks["build-model-input"]
-    tasks["enforce-quality-gate"] >> tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"]
-    tasks["build-model-input"] >> tasks["profile-model-input"]
-    tasks["enforce-quality-gate"] >> tasks["collect-logged-predictions-score-predictions"]
-    tasks["forecast-next-hour-log-scheduled-forecasts-publish-latest-forecasts"] >> tasks["collect-logged-predictions-score-predictions"]
-    tasks["collect-logged-predictions-score-predictions"] >> tasks["compute-live-metrics"]
-    tasks["collect-logged-predictions-score-predictions"] >> tasks["log-live-skill-to-registry"]
-    tasks["compute-live-metrics"] >> tasks["log-live-skill-to-registry"]
-    tasks["collect-logged-predictions-score-predictions"] >> tasks["push-live-metrics"]
-    tasks["compute-live-metrics"] >> tasks["push-live-metrics"]
+    tasks["ingestion"] >> tasks["validation"]
+    tasks["validation"] >> tasks["features"]
+    tasks["validation"] >> tasks["forecast"]
+    tasks["forecast"] >> tasks["live-scoring"]
+    tasks["validation"] >> tasks["live-scoring"]
 
 
 rps_kedro_data_refresh()

@@ -4,6 +4,7 @@ from benchmarks import (
     bench_core,
     bench_data_refresh,
     bench_forecasts,
+    bench_freshness,
     bench_ingestion,
     bench_pipeline,
     bench_serving,
@@ -16,6 +17,7 @@ BENCHMARKS = [
     bench_core,
     bench_serving,
     bench_forecasts,
+    bench_freshness,
 ]
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks import bench_core, bench_data_refresh, bench_ingestion
 from benchmarks.harness import write_figures
 
@@ -89,3 +91,23 @@ def test_core_benchmark_times_features_and_predictions():
     assert figures["features"]["wall_seconds"] > 0
     assert 0 < figures["predict_one_p50_ms"] and 0 < figures["predict_batch_64_p50_ms"]
     assert set(figures["met"]) == set(bench_core.GOALS)
+
+
+@pytest.mark.integration
+def test_freshness_benchmark_times_a_new_bar_to_its_forecast_both_ways(tmp_path):
+    from benchmarks import bench_freshness  # noqa: PLC0415
+
+    figures = bench_freshness.run(tmp_path, sizes=[4])  # asserts every forecast is of the new bar
+    [size] = figures["sizes"]
+    kedro, airflow = size["kedro_run"], size["airflow"]
+    assert 0 < kedro["pipeline_execution_seconds"] < kedro["latency_seconds"]
+    assert kedro["process_and_session_seconds"] > 0
+    assert set(airflow["tasks"]) == {
+        "ingestion",
+        "validation",
+        "features",
+        "forecast",
+        "live-scoring",
+    }
+    assert 0 < airflow["latency_seconds"] <= airflow["run_seconds"]
+    assert figures["met"] == {}  # no goal at four symbols

@@ -1,4 +1,4 @@
-"""`kedro viz` sees every stage, with the quality gate as two nodes."""
+"""`kedro viz` sees every stage as a collapsible group, with the quality gate as two nodes."""
 
 import json
 import os
@@ -31,3 +31,8 @@ def test_kedro_viz_builds_the_default_pipeline_with_both_gate_nodes(project):
         "build_model_input",
     } <= names
     assert {"select_and_fit", "walk_forward_backtest", "decide_promotion"} <= names
+    # one collapsible group per stage (the stages' Kedro namespaces)
+    stages = {"ingestion", "validation", "features", "training", "promotion", "reporting"}
+    assert stages <= set(graph["modular_pipelines"])
+    top = [node for node in graph["nodes"] if node["type"] == "modularPipeline"]
+    assert stages <= {node["id"] for node in top}

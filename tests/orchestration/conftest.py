@@ -18,7 +18,7 @@ AIRFLOW_CHECK = Path(__file__).with_name("airflow_check.py")  # run by the Airfl
 DAG_TEMPLATE = "orchestration/airflow_dag_template.j2"
 DAG_FILE = re.compile(r"^rps_kedro_(?P<pipeline>\w+)_dag\.py$")
 # `make airflow-dags` is `kedro airflow create --pipelines $(AIRFLOW_DAGS) <these> -t airflow_dags/`.
-GENERATE_OPTIONS = ["--group-by", "memory", "--jinja-file", DAG_TEMPLATE]
+GENERATE_OPTIONS = ["--group-by", "namespace", "--jinja-file", DAG_TEMPLATE]
 KEDRO = Path(sys.executable).parent / "kedro"
 
 

@@ -136,6 +136,33 @@ class RunningAirflow:
         with ApiClient(Configuration(host=self.url, access_token=self.token())) as client:
             yield DagRunApi(client)
 
+    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
+        """Start a run of `dag_id` with `conf` (POST /api/v2/dags/{dag_id}/dagRuns); its id."""
+        from airflow_client.client.models.trigger_dag_run_post_body import (  # noqa: PLC0415
+            TriggerDAGRunPostBody,
+        )
+
+        with self.dag_runs() as api:
+            body = TriggerDAGRunPostBody(logical_date=None, conf=conf)
+            return api.trigger_dag_run(dag_id, body).dag_run_id
+
+    def task_durations(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+        """Each task instance of a run: its state, start and end (UTC) and duration (s)."""
+        from airflow_client.client import ApiClient, Configuration  # noqa: PLC0415
+        from airflow_client.client.api.task_instance_api import TaskInstanceApi  # noqa: PLC0415
+
+        with ApiClient(Configuration(host=self.url, access_token=self.token())) as client:
+            instances = TaskInstanceApi(client).get_task_instances(dag_id, run_id).task_instances
+        return {
+            ti.task_id: {
+                "state": ti.state.value if ti.state else None,
+                "start": ti.start_date,
+                "end": ti.end_date,
+                "seconds": ti.duration,
+            }
+            for ti in instances
+        }
+
     def wait_until_finished(self, dag_id: str, run_id: str, timeout: float) -> Any:
         """The DAG run once it succeeded or failed (TimeoutError otherwise)."""
         with self.dag_runs() as api:

@@ -15,12 +15,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import matplotlib.pyplot as plt
 from kedro.io import AbstractDataset, DatasetError
 from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from rps_kedro.core.figures import close
 from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class LiveSkillRegistryDataset(AbstractDataset[dict[str, Any], None]):
             client.log_batch(run_id, metrics=metrics, tags=[RunTag("live_as_of", scores["as_of"])])
             for path, figure in scores.get("figures", {}).items():
                 client.log_figure(run_id, figure, path)
-                plt.close(figure)
+                close(figure)
             client.set_terminated(run_id)
             try:
                 for name, text in {**scores["tags"], "live_run_id": run_id}.items():

@@ -9,12 +9,13 @@ from rps_kedro.pipelines.features import create_pipeline
 from rps_kedro.pipelines.features.nodes import build_model_input
 
 
-def test_pipeline_wires_the_nodes_by_name():
+def test_pipeline_wires_the_nodes_by_name_in_its_namespace():
     nodes = {node.name: node for node in create_pipeline().nodes}
-    assert nodes["build_model_input"].inputs == ["primary_bars", "params:features"]
-    assert nodes["build_model_input"].outputs == ["model_input"]
-    assert nodes["profile_model_input"].inputs == ["model_input", "params:data_profile"]
-    assert nodes["profile_model_input"].outputs == ["model_input_profile"]
+    build, profile = nodes["features.build_model_input"], nodes["features.profile_model_input"]
+    assert build.inputs == ["primary_bars", "params:features"]  # datasets are not prefixed
+    assert build.outputs == ["model_input"]
+    assert profile.inputs == ["model_input", "params:data_profile"]
+    assert profile.outputs == ["model_input_profile"]
 
 
 def test_pipeline_builds_model_input_and_profiles_a_small_sample(

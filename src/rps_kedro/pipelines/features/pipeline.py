@@ -21,5 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="model_input_profile",
                 name="profile_model_input",
             ),
-        ]
+        ],
+        namespace="features",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

@@ -36,5 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="prediction_log",
                 name="log_scheduled_forecasts",
             ),
-        ]
+        ],
+        namespace="forecast",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

@@ -21,5 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="merged_bars",
                 name="merge_snapshot",
             ),
-        ]
+        ],
+        namespace="ingestion",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

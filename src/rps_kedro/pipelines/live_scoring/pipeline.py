@@ -46,5 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="live_skill_registry",
                 name="log_live_skill_to_registry",
             ),
-        ]
+        ],
+        namespace="live_scoring",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

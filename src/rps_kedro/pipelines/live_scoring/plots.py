@@ -3,14 +3,16 @@ volatility (with HAR's forecast), and the cumulative loss advantage over the bas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
+from rps_kedro.core.figures import subplots
 from rps_kedro.pipelines.training.metrics import qlike_losses
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WEEK_HOURS = 168
 
@@ -18,7 +20,7 @@ WEEK_HOURS = 168
 def volatility_figure(scored: pd.DataFrame) -> Figure:
     """Realised next-hour volatility against the served and the HAR forecasts, per symbol."""
     symbols = sorted(scored["symbol"].unique())
-    figure, axes = plt.subplots(len(symbols), 1, figsize=(11, 2.5 * len(symbols)), squeeze=False)
+    figure, axes = subplots(len(symbols), 1, figsize=(11, 2.5 * len(symbols)), squeeze=False)
     for axis, symbol in zip(axes[:, 0], symbols, strict=True):
         rows = scored.loc[scored["symbol"] == symbol].sort_values("prediction_for")
         axis.plot(rows["prediction_for"], rows["target_volatility"], label="realised", lw=1)
@@ -34,7 +36,7 @@ def volatility_figure(scored: pd.DataFrame) -> Figure:
 def cumulative_skill_figure(scored: pd.DataFrame, floor: dict[str, float]) -> Figure:
     """Cumulative (baseline loss - served loss) per symbol: rising while the served forecast
     beats persistence (return, squared error) or HAR (volatility, QLIKE)."""
-    figure, (returns, volatility) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    figure, (returns, volatility) = subplots(2, 1, figsize=(11, 6), sharex=True)
     for symbol, rows in scored.sort_values("prediction_for").groupby("symbol"):
         actual = rows["target_log_return"].to_numpy()
         advantage = actual**2 - (actual - rows["predicted_log_return"].to_numpy()) ** 2

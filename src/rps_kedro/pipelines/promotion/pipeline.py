@@ -31,5 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "model_promotion",
                 name="decide_promotion",
             ),
-        ]
+        ],
+        namespace="promotion",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

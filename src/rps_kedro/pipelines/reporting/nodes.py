@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.inspection import permutation_importance
 
+from rps_kedro.core.figures import subplots
 from rps_kedro.core.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
 from rps_kedro.pipelines.training.metrics import skill
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RETURN_COLUMNS = {
     "RMSE": ("metrics", "rmse"),
@@ -243,7 +245,7 @@ def target_figure(decision: dict[str, Any], test_report: dict[str, Any], target:
         symbol: comparison["metrics"] for symbol, comparison in test_report["by_symbol"].items()
     }
     models = list(dict.fromkeys([served, *BASELINES]))
-    figure, axis = plt.subplots(figsize=(max(6, 2 * len(groups)), 4))
+    figure, axis = subplots(figsize=(max(6, 2 * len(groups)), 4))
     width = 0.8 / len(models)
     for offset, model in enumerate(models):
         values = [scores[model][target][metric] for scores in groups.values()]
@@ -275,7 +277,7 @@ def predictions_figure(
     actual = test.loc[rows]
     predicted = test_predictions.loc[rows]
     served = forecaster.served
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    figure, (top, bottom) = subplots(2, 1, figsize=(11, 6), sharex=True)
     top.plot(
         actual["timestamp"],
         actual["close"] * np.exp(actual["target_log_return"]),
@@ -311,7 +313,7 @@ def residuals_figure(
 ) -> Figure:
     """Histograms of the served return and log-volatility residuals on the test window."""
     served = forecaster.served
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (left, right) = subplots(1, 2, figsize=(10, 4))
     left.hist(
         test["target_log_return"] - test_predictions[f"{served['return']}.predicted_log_return"],
         bins=80,
@@ -336,12 +338,12 @@ def feature_importance_figure(
         if isinstance(forecaster.models[name][target], LearnedTarget)
     }
     if not learned:
-        figure, axis = plt.subplots(figsize=(8, 2))
+        figure, axis = subplots(figsize=(8, 2))
         axis.axis("off")
         axis.text(0.5, 0.5, "every target is served by a baseline: no learned model", ha="center")
         return figure
     sample = test.sample(min(len(test), params["sample_rows"]), random_state=params["random_seed"])
-    figure, axes = plt.subplots(1, len(learned), figsize=(6 * len(learned), 8), squeeze=False)
+    figure, axes = subplots(1, len(learned), figsize=(6 * len(learned), 8), squeeze=False)
     for axis, (target, model) in zip(axes[0], learned.items(), strict=True):
         result = permutation_importance(
             model.estimator,

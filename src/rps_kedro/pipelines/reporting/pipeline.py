@@ -73,5 +73,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "modelling_metrics",
                 name="collect_mlflow_metrics",
             ),
-        ]
+        ],
+        namespace="reporting",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )

@@ -79,7 +79,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 MODEL_ARTIFACT,
                 name="bundle_model",
             ),
-        ]
+        ],
+        namespace="training",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )
 
 

@@ -3,27 +3,32 @@
 Two batches are validated: each symbol's new bars (with the derived columns of `checks`) and a
 per-symbol summary (bars, new bars, missing trading hours, bars outside them, newest bar age,
 zero-range bars). Every failed expectation names the symbols whose rows it caught.
+
+Great Expectations is imported by the functions that build and run the suites, not with the
+module: importing it takes seconds, and every Kedro session imports the pipelines' modules (an
+Airflow task that does not validate must not pay for it).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.expectations.metadata_types import FailureSeverity
 
 from rps_kedro.core.bar_rules import OHLC_ORDER, ON_THE_HOUR, UNIQUE_KEYS, VALUE_BOUNDS
 from rps_kedro.core.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
+
+if TYPE_CHECKING:
+    import great_expectations.expectations as gxe
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 def _exactly(column: str, value: Any, description: str) -> gxe.Expectation:
     """Every value of a derived column equals the one allowed value."""
+    import great_expectations.expectations as gxe  # noqa: PLC0415 (see the module docstring)
+
     return gxe.ExpectColumnValuesToBeInSet(
         column=column, value_set=[value], description=description
     )
@@ -31,6 +36,9 @@ def _exactly(column: str, value: Any, description: str) -> gxe.Expectation:
 
 def new_bars_suite(params: dict[str, Any], symbols: list[str]) -> list[gxe.Expectation]:
     """Expectations on each new bar: schema, types, keys, time, values, spikes, shifts, stuck."""
+    import great_expectations.expectations as gxe  # noqa: PLC0415 (see the module docstring)
+    from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: PLC0415
+
     spike = params["spike"]
     suite: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
@@ -107,6 +115,9 @@ def new_bars_suite(params: dict[str, Any], symbols: list[str]) -> list[gxe.Expec
 def summary_suite(params: dict[str, Any]) -> list[gxe.Expectation]:
     """Expectations per symbol: bars exist, few missing trading hours in the new bars and the
     last days, none outside trading hours, fresh newest bar; warnings for warm-up and history."""
+    import great_expectations.expectations as gxe  # noqa: PLC0415 (see the module docstring)
+    from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: PLC0415
+
     ratio = params["max_missing_hour_ratio"]
     suite: list[gxe.Expectation] = [
         gxe.ExpectColumnValuesToBeBetween(
@@ -162,6 +173,9 @@ def run_suite(
     example_count: int,
 ) -> list[dict[str, Any]]:
     """Validate a frame in a fresh ephemeral GX context; one plain record per expectation."""
+    import great_expectations as gx  # noqa: PLC0415 (see the module docstring)
+    from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: PLC0415
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (

@@ -28,5 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="primary_bars",
                 name="enforce_quality_gate",
             ),
-        ]
+        ],
+        namespace="validation",  # one collapsible group in Kedro-Viz, one Airflow task
+        prefix_datasets_with_namespace=False,
     )
