@@ -3,6 +3,7 @@ drift reference and the model bundle."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from rps_kedro.core.forecasters import (
     fit_candidate,
 )
 from rps_kedro.core.model import ForecastModel
+from rps_kedro.core.progress import tracked
 from rps_kedro.pipelines.training.metrics import (
     VolatilityFloor,
     diebold_mariano,
@@ -29,6 +31,8 @@ from rps_kedro.pipelines.training.metrics import (
 )
 
 TARGET_METRIC = {"return": "rmse", "volatility": "qlike"}  # lower is better for both
+
+logger = logging.getLogger(__name__)
 
 
 def symbol_positions(frame: pd.DataFrame) -> np.ndarray:
@@ -74,7 +78,8 @@ def walk_forward_backtest(
     position = symbol_positions(train)
     columns = feature_columns(features_params)
     results = []
-    for fold, (start, end) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+    bounds = list(enumerate(zip(cuts[:-1], cuts[1:], strict=True)))
+    for fold, (start, end) in tracked(bounds, "backtest folds", logger):
         fold_train = train[position < start]
         fold_test = train[(position >= start) & (position < end)]
         for name, candidate in build_candidates(params, columns).items():
