@@ -1,5 +1,7 @@
 """Full default pipeline benchmark: each stage as its own `kedro run` in a project copy, timed,
-with the peak resident memory of that process (os.wait4)."""
+with the peak resident memory of that process (os.wait4), and the cost curve: the same for 100,
+300 and 1,000 simulated symbols x 2 years, with the fitted growth exponent of time and memory
+(log-log least squares: 1 is linear in the number of symbols)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.bench_ingestion import benchmark_symbols
@@ -19,6 +22,9 @@ from tests.conftest import copy_project
 
 STAGES = ["ingestion", "validation", "features", "modelling"]
 END = pd.Timestamp("2026-01-01 00:00")
+CURVE_SIZES = [100, 300, 1000]
+CURVE_YEARS = 2
+CURVE_GOALS = {"wall_seconds": 15 * 60, "peak_rss_mib": 8 * 1024, "wall_exponent": 1.0}
 
 
 def _configure(project: Path, symbols: list[str], years: int) -> None:
@@ -68,6 +74,41 @@ def run(symbol_count: int, years: int) -> dict[str, Any]:
     }
 
 
+def growth_exponent(sizes: list[int], values: list[float]) -> float:
+    """The slope of log(value) on log(size): how a cost grows with the number of symbols."""
+    slope, _ = np.polyfit(np.log(sizes), np.log(values), 1)
+    return round(float(slope), 3)
+
+
+def cost_curve(sizes: list[int] = CURVE_SIZES, years: int = CURVE_YEARS) -> dict[str, Any]:
+    """The whole pipeline at each size; per stage and in total, time and memory exponents."""
+    runs = [run(count, years) for count in sizes]
+    exponents = {
+        "total_wall_seconds": growth_exponent(sizes, [r["total_wall_seconds"] for r in runs]),
+        "peak_rss_mib": growth_exponent(sizes, [r["peak_rss_mib"] for r in runs]),
+        **{
+            f"{stage}.wall_seconds": growth_exponent(
+                sizes, [r["stages"][stage]["wall_seconds"] for r in runs]
+            )
+            for stage in STAGES
+        },
+    }
+    largest = runs[-1]
+    met = {
+        "wall_seconds": largest["total_wall_seconds"] <= CURVE_GOALS["wall_seconds"],
+        "peak_rss_mib": largest["peak_rss_mib"] <= CURVE_GOALS["peak_rss_mib"],
+        "wall_exponent": exponents["total_wall_seconds"] <= CURVE_GOALS["wall_exponent"],
+    }
+    return {"runs": runs, "exponents": exponents, "goals": CURVE_GOALS, "met": met}
+
+
 def main() -> None:
-    """The two sizes of the modelling issue."""
-    write_figures("pipeline", {"1_symbol_1_year": run(1, 1), "20_symbols_2_years": run(20, 2)})
+    """The two sizes of the modelling issue, then the cost curve."""
+    write_figures(
+        "pipeline",
+        {
+            "1_symbol_1_year": run(1, 1),
+            "20_symbols_2_years": run(20, 2),
+            "cost_curve": cost_curve(),
+        },
+    )

@@ -63,6 +63,30 @@ def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
     assert all(stage["peak_rss_mib"] > 50 for stage in figures["stages"].values())
 
 
+def test_growth_exponent_is_the_log_log_slope():
+    from benchmarks.bench_pipeline import growth_exponent  # noqa: PLC0415
+
+    sizes = [100, 300, 1000]
+    assert growth_exponent(sizes, [2.0 * n for n in sizes]) == 1.0
+    assert growth_exponent(sizes, [n**2 / 7 for n in sizes]) == 2.0
+    assert growth_exponent(sizes, [30.0, 30.0, 30.0]) == 0.0
+
+
+def test_the_cost_curve_runs_each_size_and_fits_the_exponents(monkeypatch):
+    from benchmarks import bench_pipeline  # noqa: PLC0415
+
+    monkeypatch.setattr(bench_pipeline, "STAGES", ["ingestion"])
+    curve = bench_pipeline.cost_curve(sizes=[2, 4], years=1)
+    assert [r["symbols"] for r in curve["runs"]] == [2, 4]
+    assert curve["runs"][1]["bars"] > curve["runs"][0]["bars"]
+    assert set(curve["exponents"]) == {
+        "total_wall_seconds",
+        "peak_rss_mib",
+        "ingestion.wall_seconds",
+    }
+    assert set(curve["met"]) == {"wall_seconds", "peak_rss_mib", "wall_exponent"}
+
+
 def test_forecast_benchmark_reports_served_vs_naive_and_the_weekly_rule(monkeypatch, tmp_path):
     from benchmarks import bench_forecasts  # noqa: PLC0415
 
