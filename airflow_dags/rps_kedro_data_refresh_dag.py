@@ -75,16 +75,10 @@ def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=No
 )
 def rps_kedro_data_refresh():
 
-    @task(task_id="ingestion")
-    def ingestion(params=None, dag_run=None):
+    @task(task_id="refresh")
+    def refresh(params=None, dag_run=None):
         _run_kedro_node(
-            dag_run, namespaces=["ingestion"], runtime_params=params["kedro_params"]
-        )
-
-    @task(task_id="validation")
-    def validation(params=None, dag_run=None):
-        _run_kedro_node(
-            dag_run, namespaces=["validation"], runtime_params=params["kedro_params"]
+            dag_run, namespaces=["ingestion", "validation"], runtime_params=params["kedro_params"]
         )
 
     @task(task_id="features")
@@ -106,17 +100,15 @@ def rps_kedro_data_refresh():
         )
 
     tasks = {
-        "ingestion": ingestion(),
-        "validation": validation(),
+        "refresh": refresh(),
         "features": features(),
         "forecast": forecast(),
         "live-scoring": live_scoring(),
     }
-    tasks["ingestion"] >> tasks["validation"]
-    tasks["validation"] >> tasks["features"]
-    tasks["validation"] >> tasks["forecast"]
+    tasks["refresh"] >> tasks["features"]
+    tasks["refresh"] >> tasks["forecast"]
     tasks["forecast"] >> tasks["live-scoring"]
-    tasks["validation"] >> tasks["live-scoring"]
+    tasks["refresh"] >> tasks["live-scoring"]
 
 
 rps_kedro_data_refresh()
