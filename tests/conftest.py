@@ -39,7 +39,7 @@ def simulated_bars(simulator) -> pd.DataFrame:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["pyproject.toml", "src", "conf/base", "conf/live"]
+PROJECT_FILES = ["pyproject.toml", ".telemetry", "src", "conf/base", "conf/live"]
 
 
 def copy_project(destination: Path) -> Path:
