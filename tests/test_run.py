@@ -126,3 +126,26 @@ def test_live_environment_without_key_fails_at_once_naming_the_variable(project,
     assert result.returncode != 0
     assert "ALPHAVANTAGE_API_KEY" in result.stdout + result.stderr
     assert not (project / "data/03_primary/bars.parquet").exists()
+
+
+def test_hundreds_of_symbols_fit_in_the_tracked_parameters(project):
+    """kedro-mlflow logs each node's parameters: a symbol list beyond MLflow's 6,000 characters
+    is truncated in the run, not a failed `kedro run`."""
+    import mlflow  # noqa: PLC0415
+
+    symbols = [f"S{i:03d}" for i in range(650)]  # str(list) of 650 symbols: ~5,200 characters
+    symbols += [f"C{i:03d}-USD" for i in range(100)]  # ... and these: over 6,000
+    (project / "conf/local/parameters.yml").write_text(f"ingestion:\n  symbols: {symbols}\n")
+    (project / "conf/local/catalog.yml").write_text(
+        "market_source:\n  type: rps_kedro.datasets.SimulatedMarketDataset\n"
+        "  seed: 1\n  origin: '2025-05-30'\n  end: '2025-06-01 00:00'\n  backfill_hours: 24\n"
+    )
+    result = kedro_run(project, "--pipelines", "ingestion")
+    assert result.returncode == 0, result.stderr[-3000:]
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        [run] = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    finally:
+        mlflow.set_tracking_uri(None)
+    logged = run.data.params["ingestion.symbols"]
+    assert len(str(symbols)) > 6000 >= len(logged) and logged.startswith("['S000', 'S001'")
