@@ -14,7 +14,12 @@ export BENTOML_DO_NOT_TRACK := true
 export UV_COMPILE_BYTECODE := 1
 BENTOML_PORT ?= 3000
 
-.PHONY: setup run test viz lint format bench
+.DEFAULT_GOAL := help
+.PHONY: help setup run test viz lint format bench
+
+help:  ## this list: every target and what it does
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
 setup:  ## install uv if missing, then the locked environment into .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -33,7 +38,7 @@ lint: setup  ## ruff lint and format check
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
 
-format: setup
+format: setup  ## ruff fix and format
 	$(VENV_BIN)/ruff check --fix .
 	$(VENV_BIN)/ruff format .
 
