@@ -22,7 +22,14 @@ from rps_kedro.core.bars import BAR_COLUMNS, KEY_COLUMNS, VALUE_COLUMNS
 if TYPE_CHECKING:
     import great_expectations.expectations as gxe
 
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# GX logs at INFO (a line per ephemeral context); one of its modules sets its own level on import.
+GX_CHATTY_LOGGERS = ("great_expectations", "great_expectations.data_context.types.base")
+
+
+def _quiet_great_expectations() -> None:
+    """GX's loggers at WARNING, once it is imported (see the module docstring)."""
+    for name in GX_CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _exactly(column: str, value: Any, description: str) -> gxe.Expectation:
@@ -176,6 +183,7 @@ def run_suite(
     import great_expectations as gx  # noqa: PLC0415 (see the module docstring)
     from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: PLC0415
 
+    _quiet_great_expectations()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (
