@@ -36,3 +36,4 @@ def test_kedro_viz_builds_the_default_pipeline_with_both_gate_nodes(project):
     assert stages <= set(graph["modular_pipelines"])
     top = [node for node in graph["nodes"] if node["type"] == "modularPipeline"]
     assert stages <= {node["id"] for node in top}
+    assert {"id": "reporting", "name": "reporting"} in graph["tags"]

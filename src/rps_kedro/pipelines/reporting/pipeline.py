@@ -76,4 +76,5 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="reporting",  # one collapsible group in Kedro-Viz, one Airflow task
         prefix_datasets_with_namespace=False,
+        tags=["reporting"],  # Kedro-Viz's tag filter hides or shows them at once
     )
