@@ -97,6 +97,8 @@ def test_champion_moves_only_to_a_model_not_worse_on_any_target(registry_project
 def test_registered_versions_carry_a_model_card_and_their_training_data(registry_project):
     client = MlflowClient()
     version = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
+    name = client.get_run(version.run_id).info.run_name  # says what ran, on which bars
+    assert name.startswith("default · bars 2024-") and name.endswith(" → 2025-05-31 23:00 UTC")
     card = version.description
     assert card.startswith("# rps_kedro model card")
     assert "## What is served" in card and "## Known limits" in card

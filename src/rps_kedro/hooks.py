@@ -39,6 +39,7 @@ class ModelInputExampleHook:
         if not isinstance(pipeline, PipelineML):
             return
         pipeline.log_model_kwargs["input_example"] = catalog.load(pipeline.input_name)
+        windows = []
         for context, names in TRAINING_DATA.items():
             rows = pd.concat([catalog.load(name) for name in names], ignore_index=True)
             dataset = mlflow.data.from_pandas(
@@ -47,6 +48,16 @@ class ModelInputExampleHook:
                 targets="target_volatility",
             )
             mlflow.log_input(dataset, context=context)
+            windows.append(rows["timestamp"])
+        mlflow.set_tag("mlflow.runName", run_name(run_params, pd.concat(windows)))
+
+
+def run_name(run_params: dict[str, Any], timestamps: pd.Series) -> str:
+    """What ran, on which bars: `modelling · bars 2025-01-08 → 2025-05-31 23:00 UTC`."""
+    pipelines = run_params.get("pipeline_names") or ["__default__"]
+    what = "+".join("default" if name == "__default__" else name for name in pipelines)
+    start, end = timestamps.min(), timestamps.max()
+    return f"{what} · bars {start:%Y-%m-%d} → {end:%Y-%m-%d %H:%M} UTC"
 
 
 class ModelPromotionHook:
