@@ -39,3 +39,15 @@ def test_every_make_target_of_the_readme_exists_and_says_what_it_does(target, li
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_the_readme_runs_exists(module):
     assert importlib.util.find_spec(module) is not None
+
+
+def test_the_docs_are_in_the_repository_and_every_link_resolves():
+    documents = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    assert {"architecture.md", "data-contracts.md", "model-contract.md", "operations.md"} <= {
+        path.name for path in documents
+    }
+    assert "```mermaid" in (PROJECT_ROOT / "docs/architecture.md").read_text()  # drawn
+    for document in documents:
+        for target in re.findall(r"\]\(([^)#]+?)\)", document.read_text()):
+            if "://" not in target:
+                assert (document.parent / target).exists(), f"{document.name}: {target}"
