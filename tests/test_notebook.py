@@ -1,12 +1,16 @@
-"""The exploration notebook is stored without outputs and runs on a freshly refreshed project."""
+"""The exploration notebook is stored without outputs and runs, with the README's command, on a
+freshly refreshed project."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from tests.conftest import PROJECT_ROOT, copy_project, kedro_run
 
@@ -28,7 +32,7 @@ def test_notebook_is_stored_without_outputs():
 
 
 @pytest.mark.integration
-def test_notebook_runs_on_a_refreshed_project(tmp_path, monkeypatch):
+def test_notebook_runs_on_a_refreshed_project(tmp_path):
     project = copy_project(tmp_path / "project")
     shutil.copytree(
         PROJECT_ROOT / "notebooks",
@@ -44,17 +48,25 @@ def test_notebook_runs_on_a_refreshed_project(tmp_path, monkeypatch):
     )
     assert refresh.returncode == 0, refresh.stderr[-3000:]
 
-    # The kernel inherits this environment: the copy is the project, with its own MLflow store.
-    monkeypatch.setenv("RPS_PROJECT_PATH", str(project))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-    notebook = nbformat.read(project / "notebooks" / "exploration.ipynb", as_version=4)
-    NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=120,
-        resources={"metadata": {"path": str(project)}},
-    ).execute()  # raises CellExecutionError on the first failing cell
-
+    # The README's command, on the copy (--inplace keeps the outputs in the copy's notebook); the
+    # kernel inherits this environment: the copy is the project, with its own MLflow store.
+    path = project / "notebooks" / "exploration.ipynb"
+    environment = {
+        **os.environ,
+        "RPS_PROJECT_PATH": str(project),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+    }
+    executed = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter"), "execute", "--inplace", str(path)],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert executed.returncode == 0, executed.stderr[-4000:]
+    notebook = nbformat.read(path, as_version=4)
     outputs = [
         output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     ]
