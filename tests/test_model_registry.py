@@ -97,7 +97,11 @@ def test_champion_moves_only_to_a_model_not_worse_on_any_target(registry_project
 def test_registered_versions_carry_a_model_card_and_their_training_data(registry_project):
     client = MlflowClient()
     version = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
-    name = client.get_run(version.run_id).info.run_name  # says what ran, on which bars
+    run = client.get_run(version.run_id)
+    name = run.info.run_name  # says what ran, on which bars
+    assert run.data.params["modelling.backtest.folds"] == "2"  # one parameter per leaf
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert name.startswith("default · bars 2024-") and name.endswith(" → 2025-05-31 23:00 UTC")
     card = version.description
     assert card.startswith("# rps_kedro model card")

@@ -19,7 +19,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
-from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import EXPERIMENT_KIND_TAG, REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class ModelInputExampleHook:
             mlflow.log_input(dataset, context=context)
             windows.append(rows["timestamp"])
         mlflow.set_tag("mlflow.runName", run_name(run_params, pd.concat(windows)))
+        mlflow.set_experiment_tag(*EXPERIMENT_KIND_TAG)
 
 
 def run_name(run_params: dict[str, Any], timestamps: pd.Series) -> str:

@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from rps_kedro.core.figures import close
-from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
+from rps_kedro.core.model_names import EXPERIMENT_KIND_TAG, REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,9 @@ class LiveSkillRegistryDataset(AbstractDataset[dict[str, Any], None]):
 
     def _experiment_id(self, client: MlflowClient) -> str:
         found = client.get_experiment_by_name(self.experiment)
-        return found.experiment_id if found else client.create_experiment(self.experiment)
+        if found:
+            return found.experiment_id
+        return client.create_experiment(self.experiment, tags=dict([EXPERIMENT_KIND_TAG]))
 
     def _version_run(self, client: MlflowClient, experiment_id: str, version: str) -> str:
         """The id of the version's live run: the one tagged with it, else a new one."""
