@@ -5,6 +5,7 @@ second `dvc repro` with nothing changed runs nothing."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +47,13 @@ def _hashes(repo: Path, outs: list[str]) -> dict[str, str]:
         path = repo / out
         files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return {str(f.relative_to(repo)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def _leaves(tree: object, path: str = "") -> dict[str, object]:
+    """Every scalar of a nested JSON document, by its dotted path."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _leaves(sub, f"{path}.{key}").items()}
+    return {path: tree}
 
 
 def _git(repo: Path, *arguments: str) -> str:
@@ -105,6 +113,9 @@ def test_dvc_repro_push_pull_restores_identical_data_and_a_second_repro_runs_not
     assert bars["timestamp"].max() == pd.Timestamp(SIMULATOR_END, tz="UTC")
     outs = _outs(stages)
     assert all((repo / out).exists() for out in outs)
+    # `dvc metrics show` is a few columns: the served forecast vs its baseline per target
+    shown = _leaves(json.loads(dvc("metrics", "show", "--json").stdout))
+    assert 6 <= len(shown) <= 8 and any(key.endswith("skill_vs_har") for key in shown), shown
 
     # The data stays out of git (the project's data/** rule); git sees only the new dvc.lock.
     status = _git(repo, "status", "--porcelain", "--untracked-files=all")

@@ -21,5 +21,10 @@ def test_reporting_writes_the_card_the_figures_and_the_metrics(modelling_catalog
     qlike = {m: metrics[f"test.{m}.volatility.qlike"] for m in ("served", "har")}
     assert metrics["test.served.volatility.skill_vs_har"] == 1 - qlike["served"] / qlike["har"]
     assert "test.served.return.skill_vs_persistence" in metrics
+    headline = modelling_catalog["headline_metrics"].load()  # DVC's metrics: a few numbers
+    assert set(headline) == {"return", "volatility", "promoted"}
+    assert headline["volatility"]["skill_vs_har"] == metrics["test.served.volatility.skill_vs_har"]
+    assert headline["return"]["served_rmse"] == metrics["test.served.return.rmse"]
+    assert sum(len(values) for values in headline.values() if isinstance(values, dict)) == 6
     assert modelling_catalog["residuals_plot"].load().axes
     assert "PASSED" in modelling_catalog["validation_page"].load()

@@ -366,6 +366,23 @@ def data_checks_summary(validation_result: dict[str, Any]) -> dict[str, Any]:
     return {key: validation_result[key] for key in keys}
 
 
+def headline_metrics(decision: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers that say how good the run's model is (DVC's metrics: `dvc metrics show`
+    fits a terminal): per target, the served forecast's loss, its reference baseline's and the
+    skill over it; whether it was promoted."""
+    scores = decision["scores"]
+    headline: dict[str, Any] = {}
+    for target, baseline in decision["reference_baseline"].items():
+        metric = decision["criteria"][target]
+        served, naive = scores["challenger"][target][metric], scores[baseline][target][metric]
+        headline[target] = {
+            f"served_{metric}": served,
+            f"{baseline}_{metric}": naive,
+            f"skill_vs_{baseline}": skill(served, naive),
+        }
+    return headline | {"promoted": bool(decision["promote"])}
+
+
 def mlflow_metrics(
     test_report: dict[str, Any], backtest: dict[str, Any], decision: dict[str, Any]
 ) -> dict[str, dict[str, float]]:

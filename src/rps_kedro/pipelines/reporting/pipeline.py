@@ -68,6 +68,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_data_checks",
             ),
             node(
+                nodes.headline_metrics,
+                "model_promotion",
+                "headline_metrics",
+                name="summarise_headline_metrics",
+            ),
+            node(
                 nodes.mlflow_metrics,
                 ["test_report", "backtest_report", "model_promotion"],
                 "modelling_metrics",
