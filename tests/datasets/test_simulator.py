@@ -116,3 +116,16 @@ def test_simulated_stocks_skip_exchange_holidays(simulated_bars):
     good_friday, memorial_day, juneteenth = "2025-04-18", "2025-05-26", "2025-06-19"
     assert not {good_friday, memorial_day, juneteenth} & days
     assert {"2025-04-17", "2025-05-27", "2025-06-20"} <= days
+
+
+def test_a_configured_start_price_sets_the_level_not_the_moves():
+    drawn = SimulatedMarketDataset(seed=42, origin="2024-01-01", end="2024-03-01 00:00")
+    priced = SimulatedMarketDataset(
+        seed=42, origin="2024-01-01", end="2024-03-01 00:00", start_prices={"BTC-USD": 42000.0}
+    )
+    a, b = drawn.fetch("BTC-USD"), priced.fetch("BTC-USD")
+    assert b["open"].iloc[0] == pytest.approx(42000.0, rel=0.01)  # the origin's level, one move on
+    for column in ("open", "high", "low", "close"):  # the same path, scaled
+        np.testing.assert_allclose(b[column] / a[column], b["close"].iloc[0] / a["close"].iloc[0])
+    np.testing.assert_array_equal(a["volume"], b["volume"])
+    pd.testing.assert_frame_equal(drawn.fetch("ETH-USD"), priced.fetch("ETH-USD"))  # others drawn

@@ -84,15 +84,18 @@ def simulate_bars(
     profile: SimulatorProfile,
     calendar: MarketCalendar,
     regime_shift: RegimeShift | None = None,
+    start_price: float | None = None,
 ) -> pd.DataFrame:
-    """Simulate one symbol's bars on the given UTC hour starts."""
+    """Simulate one symbol's bars on the given UTC hour starts, from `start_price` at the origin
+    (None: a level drawn between 20 and 2,000)."""
     n = len(hours)
     rng = _streams(seed, symbol)
     is_crypto = calendar.is_crypto(symbol)
     base_vol = (
         profile.crypto_hourly_volatility if is_crypto else profile.stock_hourly_volatility
     ) * np.exp(rng["symbol"].normal(0, 0.25))
-    start_price = np.exp(rng["symbol"].uniform(np.log(20), np.log(2000)))
+    drawn_price = np.exp(rng["symbol"].uniform(np.log(20), np.log(2000)))  # drawn either way:
+    start_price = drawn_price if start_price is None else start_price  # the streams stay put
     base_volume = (profile.crypto_base_volume if is_crypto else profile.stock_base_volume) * np.exp(
         rng["symbol"].normal(0, 0.5)
     )
@@ -161,6 +164,7 @@ class SimulatedMarketDataset(MarketSourceDataset):
         profile: dict[str, float] | None = None,
         calendar: dict[str, Any] | None = None,
         regime_shift: dict[str, Any] | None = None,
+        start_prices: dict[str, float] | None = None,
         backfill_hours: int = 24 * 365,
         clock: Callable[[], pd.Timestamp] = utc_now,
         metadata: dict[str, Any] | None = None,
@@ -173,6 +177,7 @@ class SimulatedMarketDataset(MarketSourceDataset):
         self.origin = pd.Timestamp(origin, tz="UTC")
         self.profile = SimulatorProfile(**(profile or {}))
         self.calendar = MarketCalendar.from_params(calendar or {})
+        self.start_prices = start_prices or {}
         self.regime_shift = (
             None
             if not regime_shift
@@ -185,6 +190,12 @@ class SimulatedMarketDataset(MarketSourceDataset):
     def _fetch_range(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         hours = self.calendar.trading_hours(symbol, self.origin, end)
         bars = simulate_bars(
-            symbol, hours, self.seed, self.profile, self.calendar, self.regime_shift
+            symbol,
+            hours,
+            self.seed,
+            self.profile,
+            self.calendar,
+            self.regime_shift,
+            self.start_prices.get(symbol),
         )
         return bars.loc[bars["timestamp"] >= start]
