@@ -30,6 +30,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     bars_to_features = (
         ingestion.create_pipeline() + validation.create_pipeline() + features.create_pipeline()
     )
+    # The hourly refresh skips the data profile (a minute of ydata-profiling each hour): the
+    # default run and the features stage make it.
+    profile = features.create_pipeline().only_nodes("features.profile_model_input")
     forecast_and_score = forecast.create_pipeline() + live_scoring.create_pipeline()
     modelling = (
         training.create_pipeline() + promotion.create_pipeline() + reporting.create_pipeline()
@@ -44,6 +47,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "forecast": forecast.create_pipeline(),
         "live_scoring": live_scoring.create_pipeline(),
         "modelling": as_model_pipeline(modelling),
-        "data_refresh": bars_to_features + forecast_and_score,
+        "data_refresh": bars_to_features - profile + forecast_and_score,
         "__default__": as_model_pipeline(bars_to_features + modelling),
     }
