@@ -126,12 +126,7 @@ def test_freshness_benchmark_times_a_new_bar_to_its_forecast_both_ways(tmp_path)
     kedro, airflow = size["kedro_run"], size["airflow"]
     assert 0 < kedro["pipeline_execution_seconds"] < kedro["latency_seconds"]
     assert kedro["process_and_session_seconds"] > 0
-    assert set(airflow["tasks"]) == {
-        "ingestion",
-        "validation",
-        "features",
-        "forecast",
-        "live-scoring",
-    }
+    assert set(airflow["tasks"]) == {"refresh", "features", "forecast", "live-scoring"}
+    assert airflow["forecast_symbols"] + airflow["quarantined_symbols"] == 4
     assert 0 < airflow["latency_seconds"] <= airflow["run_seconds"]
     assert figures["met"] == {}  # no goal at four symbols

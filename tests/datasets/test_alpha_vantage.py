@@ -274,6 +274,7 @@ def _echo_url(status: int):
 def test_api_key_never_leaks_into_errors_logs_or_repr(server, monkeypatch, caplog):
     monkeypatch.delenv("ALPHAVANTAGE_API_KEY", raising=False)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # conf/logging.yml quiets it once loaded
     information = json.dumps(payload("alpha_vantage_information.json"))
 
     def information_quoting_key(request: Request) -> Response:

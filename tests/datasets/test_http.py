@@ -182,6 +182,7 @@ class TestRedaction:
 
     def test_urllib3_request_log_is_redacted(self, httpserver_ipv4, caplog):
         caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="urllib3")  # conf/logging.yml quiets it once loaded
         httpserver_ipv4.expect_request("/x").respond_with_json({"ok": True})
         client = _client(httpserver_ipv4, [], secret=SECRET)
 
