@@ -61,6 +61,21 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def run_command(
+    command: list, cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
+    """A command's completed process (text output captured, never raising on failure)."""
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def project_environment(project: Path) -> dict[str, str]:
     """The environment of a Kedro command in a project copy: its own embedded MLflow store."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.conftest import PROJECT_ROOT, copy_project, kedro_run
+from tests.conftest import PROJECT_ROOT, copy_project, kedro_run, run_command
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "exploration.ipynb"
 
@@ -56,15 +55,8 @@ def test_notebook_runs_on_a_refreshed_project(tmp_path):
         "RPS_PROJECT_PATH": str(project),
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
     }
-    executed = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter"), "execute", "--inplace", str(path)],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    jupyter = Path(sys.executable).parent / "jupyter"
+    executed = run_command([jupyter, "execute", "--inplace", path], project, environment, 300)
     assert executed.returncode == 0, executed.stderr[-4000:]
     notebook = nbformat.read(path, as_version=4)
     outputs = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,19 +37,6 @@ def project_with_dags(destination: Path) -> Path:
     (project / DAG_TEMPLATE).parent.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / DAG_TEMPLATE, project / DAG_TEMPLATE)
     return project
-
-
-def run(command: list, cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
-    """A command's completed process (text output captured, never raising on failure)."""
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="session")

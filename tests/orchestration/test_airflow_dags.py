@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, project_environment
+from tests.conftest import PROJECT_ROOT, project_environment, run_command
 from tests.orchestration.conftest import (
     AIRFLOW_CHECK,
     GENERATE_OPTIONS,
     KEDRO,
     committed_dags,
     project_with_dags,
-    run,
 )
 from tests.support.airflow import DAGS_FOLDER, airflow_command, airflow_environment
 
@@ -47,7 +46,7 @@ def test_committed_dags_are_exactly_what_kedro_airflow_generates(tmp_path):
     committed = committed_dags()
     project = project_with_dags(tmp_path / "project")
     generated = tmp_path / "generated"
-    result = run(
+    result = run_command(
         [KEDRO, "airflow", "create", "--pipelines", ",".join(committed), *GENERATE_OPTIONS]
         + ["--target-dir", generated],
         cwd=project,
@@ -69,7 +68,7 @@ def test_dagbag_imports_every_dag_with_the_configured_schedule_retries_and_timeo
     project = project_with_dags(tmp_path / "project")
     environment = airflow_environment(project, tmp_path / "airflow")
     result = _airflow_result(
-        run([airflow_python, AIRFLOW_CHECK, "dagbag"], project, environment, timeout=300)
+        run_command([airflow_python, AIRFLOW_CHECK, "dagbag"], project, environment, timeout=300)
     )
     assert result["import_errors"] == {}
     assert sorted(result["dags"]) == sorted(f"rps_kedro_{name}" for name in committed_dags())
@@ -94,7 +93,7 @@ def test_data_refresh_dag_runs_end_to_end_and_writes_primary_bars_and_features(
     airflow_command(["db", "migrate"], project, environment)
     kedro_params = json.dumps({"simulator_end": SIMULATOR_END})
     command = [airflow_python, AIRFLOW_CHECK, "test", "rps_kedro_data_refresh", kedro_params]
-    completed = run(command, project, environment, timeout=600)
+    completed = run_command(command, project, environment, timeout=600)
     result = _airflow_result(completed)
     assert result["state"] == "success", completed.stdout[-6000:]
     assert set(result["tasks"].values()) == {"success"}, result["tasks"]

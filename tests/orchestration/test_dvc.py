@@ -16,8 +16,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, copy_project, project_environment, write_light_parameters
-from tests.orchestration.conftest import run
+from tests.conftest import (
+    PROJECT_ROOT,
+    copy_project,
+    project_environment,
+    run_command,
+    write_light_parameters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +97,7 @@ def test_dvc_repro_push_pull_restores_identical_data_and_a_second_repro_runs_not
     }
 
     def dvc(*arguments: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        result = run([DVC, *arguments], cwd=repo, env=environment, timeout=timeout)
+        result = run_command([DVC, *arguments], cwd=repo, env=environment, timeout=timeout)
         assert result.returncode == 0, (
             f"dvc {' '.join(arguments)}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         )

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, project_environment
+from tests.conftest import PROJECT_ROOT, project_environment, run_command
 from tests.support.servers import (
     LOCALHOST,
     ServerProcess,
@@ -68,15 +67,7 @@ def airflow_environment(project: Path, home: Path) -> dict[str, str]:
 
 def airflow_command(arguments: list[str], project: Path, environment: dict[str, str]) -> str:
     """`airflow <arguments>` in the project copy; its output, or RuntimeError with it."""
-    completed = subprocess.run(
-        [str(AIRFLOW), *arguments],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = run_command([AIRFLOW, *arguments], project, environment, timeout=300)
     if completed.returncode != 0:
         raise RuntimeError(
             f"airflow {' '.join(arguments)} failed:\n{completed.stdout[-3000:]}"
