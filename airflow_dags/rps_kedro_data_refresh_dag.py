@@ -51,6 +51,17 @@ def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=No
             session.run(pipeline_names=[pipeline_name])
 
 
+# `shards` in airflow.yml: these tasks are mapped over symbol shards (one task instance per shard,
+# on any worker); each runs its share of the symbols (rps_kedro.sharding).
+SHARD_COUNT = 1
+SHARDS = list(range(SHARD_COUNT))
+
+
+def _shard_params(params, shard_index):
+    """The run's Kedro runtime parameters, plus which shard of how many this task instance is."""
+    return {**params["kedro_params"], "shard_index": shard_index, "shard_count": SHARD_COUNT}
+
+
 @dag(
     dag_id="rps_kedro_data_refresh",
     description="Hourly data refresh: fetch new bars, validate them (gate), rebuild model_input",
@@ -76,21 +87,27 @@ def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=No
 def rps_kedro_data_refresh():
 
     @task(task_id="refresh")
-    def refresh(params=None, dag_run=None):
+    def refresh(shard_index, params=None, dag_run=None):
         _run_kedro_node(
-            dag_run, namespaces=["ingestion", "validation"], runtime_params=params["kedro_params"]
+            dag_run,
+            namespaces=["ingestion", "validation"],
+            runtime_params=_shard_params(params, shard_index),
         )
 
     @task(task_id="features")
-    def features(params=None, dag_run=None):
+    def features(shard_index, params=None, dag_run=None):
         _run_kedro_node(
-            dag_run, namespaces=["features"], runtime_params=params["kedro_params"]
+            dag_run,
+            namespaces=["features"],
+            runtime_params=_shard_params(params, shard_index),
         )
 
     @task(task_id="forecast")
-    def forecast(params=None, dag_run=None):
+    def forecast(shard_index, params=None, dag_run=None):
         _run_kedro_node(
-            dag_run, namespaces=["forecast"], runtime_params=params["kedro_params"]
+            dag_run,
+            namespaces=["forecast"],
+            runtime_params=_shard_params(params, shard_index),
         )
 
     @task(task_id="live-scoring")
@@ -100,9 +117,9 @@ def rps_kedro_data_refresh():
         )
 
     tasks = {
-        "refresh": refresh(),
-        "features": features(),
-        "forecast": forecast(),
+        "refresh": refresh.expand(shard_index=SHARDS),
+        "features": features.expand(shard_index=SHARDS),
+        "forecast": forecast.expand(shard_index=SHARDS),
         "live-scoring": live_scoring(),
     }
     tasks["refresh"] >> tasks["features"]

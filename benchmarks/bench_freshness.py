@@ -39,7 +39,7 @@ from tests.support.airflow import DAGS_FOLDER, running_airflow
 SIZES = [10, 100, 1000]
 GOALS = {100: 30.0, 1000: 120.0}  # seconds through Airflow
 DAG_ID = "rps_kedro_data_refresh"
-FORECAST_TASK = "forecast"  # the forecast namespace's task publishes the latest forecasts
+FORECAST_TASK = "forecast"  # the forecast namespace's task (one per shard) publishes forecasts
 LATEST_FORECASTS = "data/07_model_output/latest_forecasts.json"
 VALIDATION_RESULTS = "data/08_reporting/validation/validation_result.json"
 TRAINED_AT = pd.Timestamp("2025-06-03 15:00")  # a Tuesday in the NYSE session: stocks trade
@@ -66,8 +66,9 @@ def _run(project: Path, *arguments: str) -> tuple[float, float]:
     return wall, float(execution.group(1)) if execution else float("nan")
 
 
-def _end(hours_after_training: int) -> str:
-    return str(TRAINED_AT + pd.Timedelta(hours=hours_after_training))
+def hour_after_training(hours: int) -> str:
+    """The simulator's end (its last closed bar) `hours` after the training bars end."""
+    return str(TRAINED_AT + pd.Timedelta(hours=hours))
 
 
 def prepared_project(workdir: Path, symbols: list[str]) -> Path:
@@ -76,9 +77,15 @@ def prepared_project(workdir: Path, symbols: list[str]) -> Path:
     project = copy_project(workdir / "project")
     shutil.copytree(PROJECT_ROOT / DAGS_FOLDER, project / DAGS_FOLDER)
     _parameters(project, [symbols[0], symbols[-1]])
-    _run(project, "--params", f"simulator_end={_end(0)}")
+    _run(project, "--params", f"simulator_end={hour_after_training(0)}")
     _parameters(project, symbols)
-    _run(project, "--pipelines", "data_refresh", "--params", f"simulator_end={_end(1)}")
+    _run(
+        project,
+        "--pipelines",
+        "data_refresh",
+        "--params",
+        f"simulator_end={hour_after_training(1)}",
+    )
     return project
 
 
@@ -107,7 +114,7 @@ def fresh_forecasts(project: Path, symbols: list[str], end: str) -> dict[str, in
 
 def by_kedro_run(project: Path, symbols: list[str]) -> dict[str, Any]:
     """The refresh of the next bar as one `kedro run`."""
-    end = _end(2)
+    end = hour_after_training(2)
     wall, execution = _run(
         project, "--pipelines", "data_refresh", "--params", f"simulator_end={end}"
     )
@@ -124,14 +131,16 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 def by_airflow(project: Path, workdir: Path, symbols: list[str]) -> dict[str, Any]:
     """The refresh of the next bar as the scheduler runs the DAG (LocalExecutor)."""
-    end = _end(3)
+    end = hour_after_training(3)
     with running_airflow(project, workdir, scheduler=True) as airflow:
         run_id = airflow.trigger(DAG_ID, {"kedro_params": {"simulator_end": end}})
         run = airflow.wait_until_finished(DAG_ID, run_id, RUN_TIMEOUT_SECONDS)
         tasks = airflow.task_durations(DAG_ID, run_id)
     if run.state.value != "success":
         raise RuntimeError(f"{run_id}: {run.state.value} {tasks}\n{airflow.logs()}")
-    forecast_end = tasks[FORECAST_TASK]["end"]
+    forecast_end = max(
+        task["end"] for name, task in tasks.items() if name.split("[")[0] == FORECAST_TASK
+    )
     return fresh_forecasts(project, symbols, end) | {
         "latency_seconds": _seconds(run.queued_at, forecast_end),
         "run_seconds": _seconds(run.queued_at, run.end_date),

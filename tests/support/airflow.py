@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ DAGS_FOLDER = "airflow_dags"
 ADMIN = "admin"
 ADMIN_PASSWORD = "test-password-not-logged"  # noqa: S105 (a throwaway Airflow's)
 FINISHED = {"success", "failed"}
+TASK_LOG_KEYS = ("task_id=", "map_index=")
 
 
 def require_airflow() -> Path:
@@ -99,12 +100,31 @@ def server_environment(environment: dict[str, str], home: Path, url: str) -> dic
     }
 
 
+@dataclass(frozen=True)
+class CeleryBackends:
+    """What CeleryExecutor machines share: the broker (Redis) and the metadata DB (PostgreSQL)."""
+
+    broker_url: str
+    database_url: str
+
+    def settings(self) -> dict[str, str]:
+        """Airflow's settings for them (the task results kept in the metadata DB too)."""
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url.replace("+psycopg2", ""),
+        }
+
+
 @dataclass
 class RunningAirflow:
-    """A started api-server (and scheduler): its URL, an admin token and the DAG runs API."""
+    """A started api-server (and scheduler, Celery workers): its URL, an admin token and the DAG
+    runs API."""
 
     api: ServerProcess
     scheduler: ServerProcess | None
+    workers: dict[str, Path] = field(default_factory=dict)  # worker name -> its task-log folder
 
     @property
     def url(self) -> str:
@@ -145,7 +165,7 @@ class RunningAirflow:
         with ApiClient(Configuration(host=self.url, access_token=self.token())) as client:
             instances = TaskInstanceApi(client).get_task_instances(dag_id, run_id).task_instances
         return {
-            ti.task_id: {
+            task_instance_name(ti.task_id, ti.map_index): {
                 "state": ti.state.value if ti.state else None,
                 "start": ti.start_date,
                 "end": ti.end_date,
@@ -169,18 +189,50 @@ class RunningAirflow:
         servers = [self.api, *([self.scheduler] if self.scheduler else [])]
         return "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in servers)
 
+    def tasks_run_by(self, dag_id: str, run_id: str) -> dict[str, set[str]]:
+        """Which worker ran which task instances of a run (`task_id[map_index]`), read from the
+        task logs each worker wrote into its own folder."""
+        return {
+            worker: {
+                _task_instance_name(log)
+                for log in folder.glob(f"dag_id={dag_id}/run_id={run_id}/task_id=*/**/*.log")
+            }
+            for worker, folder in self.workers.items()
+        }
+
+
+def task_instance_name(task_id: str, map_index: int) -> str:
+    """`task_id`, or `task_id[map_index]` for an instance of a mapped task."""
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def _task_instance_name(log: Path) -> str:
+    """`task_id` or `task_id[map_index]` from a task log's path."""
+    parts = dict(part.split("=", 1) for part in log.parts if part.startswith(TASK_LOG_KEYS))
+    return task_instance_name(parts["task_id"], int(parts.get("map_index", -1)))
+
 
 @contextlib.contextmanager
 def running_airflow(
-    project: Path, workdir: Path, *, scheduler: bool = False, timeout: float = 240
+    project: Path,
+    workdir: Path,
+    *,
+    scheduler: bool = False,
+    celery: CeleryBackends | None = None,
+    workers: int = 2,
+    timeout: float = 240,
 ) -> Iterator[RunningAirflow]:
     """A migrated metadata DB with the project copy's DAGs serialized, then `airflow api-server`
-    and (with ``scheduler``) `airflow scheduler` on loopback, run from the project copy."""
+    and (with ``scheduler``) `airflow scheduler` on loopback, run from the project copy. With
+    ``celery``: the CeleryExecutor on those backends and ``workers`` `airflow celery worker`s,
+    each writing its task logs into its own folder (as on separate machines)."""
     require_airflow()
     home = workdir / "airflow"
     port = free_port()
     url = f"http://{LOCALHOST}:{port}"
     environment = server_environment(airflow_environment(project, home), home, url)
+    if celery is not None:
+        environment |= celery.settings()
     airflow_command(["db", "migrate"], project, environment)
     airflow_command(["dags", "reserialize"], project, environment)
     with contextlib.ExitStack() as stack:
@@ -196,6 +248,13 @@ def running_airflow(
                 timeout=timeout,
             )
         )
+        worker_logs = {}
+        for number in range(1, (workers if celery is not None else 0) + 1):
+            name = f"worker-{number}"
+            worker_logs[name] = home / f"logs-{name}"
+            stack.enter_context(
+                running_celery_worker(name, project, workdir, environment, worker_logs[name])
+            )
         started = None
         if scheduler:
             health = environment["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"]
@@ -211,4 +270,25 @@ def running_airflow(
                     timeout=timeout,
                 )
             )
-        yield RunningAirflow(api, started)
+        yield RunningAirflow(api, started, worker_logs)
+
+
+def running_celery_worker(
+    name: str, project: Path, workdir: Path, environment: dict[str, str], task_logs: Path
+) -> contextlib.AbstractContextManager[ServerProcess]:
+    """`airflow celery worker` (one task at a time, no log server) named ``name``, ready once
+    Celery says so; its task logs go to ``task_logs``."""
+    log = workdir / f"airflow-{name}.log"
+    argv = [str(AIRFLOW), "celery", "worker", "--celery-hostname", f"{name}@%h"]
+    argv += ["--concurrency", "1", "--skip-serve-logs", "--without-gossip", "--without-mingle"]
+    return running_process(
+        f"airflow-{name}",
+        argv,
+        url=name,
+        ready_path="",
+        log_dir=workdir,
+        env={**environment, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(task_logs)},
+        cwd=project,
+        timeout=180,
+        answers=lambda: log.exists() and " ready." in log.read_text(errors="replace"),
+    )

@@ -169,8 +169,10 @@ def running_process(
     timeout: float = 30,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    answers: Callable[[], bool] | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``argv``, wait until ``url + ready_path`` answers 200, yield it, always stop it.
+    """Start ``argv``, wait until ``url + ready_path`` answers 200 (or ``answers()`` is true, for
+    a server that does not speak HTTP), yield it, always stop it.
 
     The process gets its own session (process group), so a server that forks workers can be
     stopped as a whole; its output goes to ``log_dir/<name>.log``, quoted if it fails to start.
@@ -196,6 +198,8 @@ def running_process(
                     f"{name} exited with {process.returncode} before it was ready:\n"
                     f"{server.log_tail()}"
                 )
+            if answers is not None:
+                return answers()
             try:
                 return http_request(url + ready_path, timeout=2)[0] == 200
             except OSError:

@@ -1,0 +1,63 @@
+"""The data-refresh DAG on the CeleryExecutor, as on several machines: a Redis broker and a
+PostgreSQL metadata DB (Debian packages) on loopback, the api-server, the scheduler and two
+`airflow celery worker`s. One DAG run's shard tasks run on both workers and publish the same
+forecasts as the refresh run in one process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_freshness import (
+    DAG_ID,
+    LATEST_FORECASTS,
+    hour_after_training,
+    prepared_project,
+)
+from tests.conftest import kedro_run
+from tests.support.airflow import CeleryBackends, running_airflow
+from tests.support.databases import running_postgres, running_redis
+
+SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "ETH-USD"]
+RUN_TIMEOUT_SECONDS = 600
+WHEN_MADE = ("served_at", "request_id")
+
+
+def published(project: Path) -> dict[str, dict]:
+    """Symbol -> its latest forecast, without when it was made (the rest must be equal)."""
+    forecasts = json.loads((project / LATEST_FORECASTS).read_text())["forecasts"]
+    return {
+        symbol: {key: value for key, value in forecast.items() if key not in WHEN_MADE}
+        for symbol, forecast in forecasts.items()
+    }
+
+
+@pytest.mark.integration
+def test_shard_tasks_run_on_both_celery_workers_with_the_single_process_forecasts(
+    tmp_path: Path,
+) -> None:
+    project = prepared_project(tmp_path, SYMBOLS)
+    reference = tmp_path / "reference"
+    shutil.copytree(project, reference, symlinks=True)
+    end = hour_after_training(2)
+    single = kedro_run(reference, "--pipelines", "data_refresh", "--params", f"simulator_end={end}")
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    with (
+        running_redis(tmp_path) as broker,
+        running_postgres(tmp_path) as database,
+        running_airflow(
+            project, tmp_path, scheduler=True, celery=CeleryBackends(broker, database)
+        ) as airflow,
+    ):
+        run_id = airflow.trigger(DAG_ID, {"kedro_params": {"simulator_end": end}})
+        run = airflow.wait_until_finished(DAG_ID, run_id, RUN_TIMEOUT_SECONDS)
+        tasks = airflow.task_durations(DAG_ID, run_id)
+        ran_by = airflow.tasks_run_by(DAG_ID, run_id)
+        assert run.state.value == "success", f"{tasks}\n{airflow.logs()}"
+
+    assert all(ran_by.values()), f"a worker ran no task: {ran_by}"
+    assert published(project) == published(reference)
