@@ -5,7 +5,6 @@ forecasts as the refresh run in one process."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from benchmarks.bench_freshness import (
     hour_after_training,
     prepared_project,
 )
+from rps_kedro.serving.forecasts import published_forecasts
 from tests.conftest import kedro_run
 from tests.support.airflow import CeleryBackends, running_airflow
 from tests.support.databases import running_postgres, running_redis
@@ -28,7 +28,7 @@ WHEN_MADE = ("served_at", "request_id")
 
 def published(project: Path) -> dict[str, dict]:
     """Symbol -> its latest forecast, without when it was made (the rest must be equal)."""
-    forecasts = json.loads((project / LATEST_FORECASTS).read_text())["forecasts"]
+    forecasts = published_forecasts(project / LATEST_FORECASTS)
     return {
         symbol: {key: value for key, value in forecast.items() if key not in WHEN_MADE}
         for symbol, forecast in forecasts.items()

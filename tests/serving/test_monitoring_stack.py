@@ -61,7 +61,7 @@ def _scheduled_forecast(trained_model, catalog: DataCatalog) -> None:
     forecasts = forecast_next_hour(
         trained_model.champion_bundle(), trained_model.bars, ["BTC-USD"], fallback
     )
-    catalog.save("prediction_log", prediction_log_partition(forecasts))
+    catalog.save("prediction_log", prediction_log_partition(forecasts, {"index": 0, "count": 1}))
 
 
 def _score_and_push(trained_model, catalog: DataCatalog, since: datetime) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """GET /forecast/{symbol}: the latest scheduled forecast of a symbol, with its age.
 
-The hourly forecast pipeline (pipelines/forecast) writes every configured symbol's forecast to
-one JSON file; the service re-reads it when it changes, so a client gets the latest forecast
-without sending bars. 404 names an unknown symbol (and the known ones), 503 says that no
-forecast has been published yet.
+The hourly forecast pipeline (pipelines/forecast) writes its symbols' forecasts to one JSON file
+per symbol shard in a folder (`shard-<i>-of-<n>.json`: shards run on different workers); the
+service reads them all again when one changes, the newest forecast of a symbol winning, so a
+client gets the latest forecast without sending bars. 404 names an unknown symbol (and the known
+ones), 503 says that no forecast has been published yet.
 """
 
 from __future__ import annotations
@@ -22,25 +23,39 @@ from starlette.routing import Route
 from rps_kedro.serving.schemas import ErrorDetail, ErrorResponse
 
 
-class LatestForecasts:
-    """The published forecasts by symbol, read again whenever the file changes."""
+def published_forecasts(folder: Path) -> dict[str, dict[str, Any]] | None:
+    """Every shard file's forecasts by symbol, the newest of a symbol winning (a file left by an
+    earlier shard count may hold an older one); None before the first publication."""
+    files = sorted(Path(folder).glob("*.json"))
+    if not files:
+        return None
+    forecasts: dict[str, dict[str, Any]] = {}
+    for file in files:
+        for symbol, record in json.loads(file.read_text())["forecasts"].items():
+            if symbol not in forecasts or record["served_at"] > forecasts[symbol]["served_at"]:
+                forecasts[symbol] = record
+    return forecasts
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+
+class LatestForecasts:
+    """The published forecasts by symbol, read again whenever a shard's file changes."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
         self._lock = threading.Lock()
-        self._version: tuple[int, int] | None = None
+        self._version: tuple | None = None
         self._forecasts: dict[str, dict[str, Any]] | None = None
 
     def by_symbol(self) -> dict[str, dict[str, Any]] | None:
         """The forecasts by symbol, or None before the first publication."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = tuple(
+            (file.name, stat.st_mtime_ns, stat.st_size)
+            for file in sorted(self.folder.glob("*.json"))
+            if (stat := file.stat())
+        )
         with self._lock:
             if version != self._version:
-                self._forecasts = json.loads(self.path.read_text())["forecasts"]
+                self._forecasts = published_forecasts(self.folder)
                 self._version = version
             return self._forecasts
 
@@ -55,9 +70,9 @@ def age_seconds(served_at: str, now: datetime) -> float:
     return round((now - datetime.fromisoformat(served_at)).total_seconds(), 1)
 
 
-def forecast_app(path: Path) -> Starlette:
-    """The ASGI app answering GET /{symbol} from the published forecasts file."""
-    forecasts = LatestForecasts(path)
+def forecast_app(folder: Path) -> Starlette:
+    """The ASGI app answering GET /{symbol} from the published forecasts' folder."""
+    forecasts = LatestForecasts(folder)
 
     async def latest(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]

@@ -28,6 +28,7 @@ def forecast_catalog(modelling_catalog, simulated_bars) -> DataCatalog:
     catalog["primary_bars"] = simulated_bars
     catalog["params:ingestion.symbols"] = [*SYMBOLS, "NOT-TRADED"]
     catalog["params:forecast.fallback"] = project_parameters()["forecast"]["fallback"]
+    catalog["params:sharding"] = project_parameters()["sharding"]
     return catalog
 
 

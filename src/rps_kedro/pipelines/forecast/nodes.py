@@ -67,12 +67,16 @@ def _with_text_times(forecasts: pd.DataFrame) -> pd.DataFrame:
     return forecasts.assign(**{column: forecasts[column].map(_iso) for column in TIME_COLUMNS})
 
 
-def prediction_log_partition(forecasts: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The forecasts as one new partition of the prediction log (the hour they were made in)."""
+def prediction_log_partition(
+    forecasts: pd.DataFrame, sharding: dict[str, int]
+) -> dict[str, pd.DataFrame]:
+    """The forecasts as one new partition of the prediction log (the hour they were made in),
+    named by the shard that made them (shards may run in the same second)."""
     if forecasts.empty:
         return {}
     served_at = forecasts["served_at"].iloc[0]
-    partition = f"date={served_at:%Y-%m-%d}/hour={served_at:%H}/scheduled-{served_at:%M%S}"
+    shard = f"shard-{sharding['index']}-of-{sharding['count']}"
+    partition = f"date={served_at:%Y-%m-%d}/hour={served_at:%H}/scheduled-{served_at:%M%S}-{shard}"
     return {partition: _with_text_times(forecasts)}
 
 

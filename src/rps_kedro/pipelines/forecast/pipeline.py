@@ -32,7 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 prediction_log_partition,
-                inputs="forecasts",
+                inputs=["forecasts", "params:sharding"],
                 outputs="prediction_log",
                 name="log_scheduled_forecasts",
             ),
