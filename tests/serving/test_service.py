@@ -369,9 +369,9 @@ def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, train
         ["BTC-USD", "AAPL"],
         project_parameters()["forecast"]["fallback"],
     )
-    path = trained_model.project / settings().forecasts.path  # the service's working directory
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(latest_forecasts(forecasts)))
+    folder = trained_model.project / settings().forecasts.path  # the service's working directory
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shard-0-of-1.json").write_text(json.dumps(latest_forecasts(forecasts)))
 
     status, body = service.get("/forecast/BTC-USD")
     assert status == 200, body

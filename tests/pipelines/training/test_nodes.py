@@ -33,6 +33,22 @@ def test_split_is_chronological_and_disjoint_per_symbol(model_input, splits):
         assert 0.1 < len(mine[2]) / len(rows) < 0.2, symbol
 
 
+def test_beyond_max_fit_rows_train_and_tuning_are_a_sample_and_test_is_whole(
+    model_input, parameters, splits
+):
+    params = {**parameters["modelling"]["split"], "max_fit_rows": 1000}
+    train, tuning, test = split_by_time(model_input, params)
+    assert len(train) + len(tuning) == 1000
+    pd.testing.assert_frame_equal(test, splits[2])
+    whole_train = splits[0]
+    assert set(train["symbol"]) == set(whole_train["symbol"])
+    assert train["timestamp"].dt.hour.nunique() == 24, "every hour of the day keeps its share"
+    assert 0.7 < len(train) / 1000 / (len(whole_train) / (len(whole_train) + len(splits[1]))) < 1.3
+    assert train.merge(whole_train, how="left", indicator=True)["_merge"].eq("both").all()
+    again, _, _ = split_by_time(model_input, params)
+    pd.testing.assert_frame_equal(train, again)
+
+
 def test_symbols_with_non_overlapping_histories_are_each_trained_and_tested(
     model_input, parameters
 ):

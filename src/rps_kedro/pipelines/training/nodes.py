@@ -41,17 +41,36 @@ def symbol_positions(frame: pd.DataFrame) -> np.ndarray:
     return ((order.rank(method="first") - 1) / order.transform("size")).to_numpy()
 
 
+def fit_sample_mask(position: np.ndarray, test_start: float, params: dict[str, Any]) -> np.ndarray:
+    """Which train and tuning rows the models fit on: all of them up to `max_fit_rows`, beyond
+    it a seeded uniform sample of that many (every hour of the day and every symbol keep their
+    share; the test rows are never sampled)."""
+    fit = position < test_start
+    limit = params.get("max_fit_rows")
+    if limit is None or fit.sum() <= limit:
+        return fit
+    keep = np.zeros(len(position), dtype=bool)
+    chosen = np.random.default_rng(params["sample_seed"]).choice(
+        np.flatnonzero(fit), size=limit, replace=False
+    )
+    keep[chosen] = True
+    logger.info("Fitting on a sample of %d of %d train and tuning rows", limit, fit.sum())
+    return keep
+
+
 def split_by_time(
     model_input: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train / tuning / test per symbol by its own history (test = its latest rows); never
-    shuffled, so every symbol is trained, validated and tested whatever its history's dates."""
+    shuffled, so every symbol is trained, validated and tested whatever its history's dates.
+    Beyond `max_fit_rows` train and tuning rows, a sample of them (fit_sample_mask)."""
     test_start = 1 - params["test_fraction"]
     tuning_start = test_start - params["tuning_fraction"]
     position = symbol_positions(model_input)
+    fitted = fit_sample_mask(position, test_start, params)
     return (
-        model_input[position < tuning_start].reset_index(drop=True),
-        model_input[(position >= tuning_start) & (position < test_start)].reset_index(drop=True),
+        model_input[fitted & (position < tuning_start)].reset_index(drop=True),
+        model_input[fitted & (position >= tuning_start)].reset_index(drop=True),
         model_input[position >= test_start].reset_index(drop=True),
     )
 
