@@ -8,12 +8,14 @@ from benchmarks import (
     bench_ingestion,
     bench_pipeline,
     bench_serving,
+    bench_training,
 )
 
 BENCHMARKS = [
     bench_ingestion,
     bench_data_refresh,
     bench_pipeline,
+    bench_training,
     bench_core,
     bench_serving,
     bench_forecasts,

@@ -135,3 +135,14 @@ def test_freshness_benchmark_times_a_new_bar_to_its_forecast_both_ways(tmp_path)
     assert airflow["forecast_symbols"] + airflow["quarantined_symbols"] == 4
     assert 0 < airflow["latency_seconds"] <= airflow["run_seconds"]
     assert figures["met"] == {}  # no goal at four symbols
+
+
+@pytest.mark.integration
+def test_training_benchmark_times_the_default_run_node_by_node(tmp_path):
+    from benchmarks import bench_training  # noqa: PLC0415
+
+    figures = bench_training.run(tmp_path, "--pipelines", "ingestion,validation,features")
+    nodes = figures["nodes"]
+    assert {"ingestion.fetch_new_bars", "features.build_model_input"} <= set(nodes)
+    assert list(nodes.values()) == sorted(nodes.values(), reverse=True)
+    assert 0 < figures["nodes_seconds"] < figures["wall_seconds"]
