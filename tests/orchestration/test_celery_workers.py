@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmarks.bench_freshness import (
     DAG_ID,
@@ -17,11 +18,14 @@ from benchmarks.bench_freshness import (
     prepared_project,
 )
 from rps_kedro.serving.forecasts import published_forecasts
-from tests.conftest import kedro_run
+from tests.conftest import PROJECT_ROOT, kedro_run
 from tests.support.airflow import CeleryBackends, running_airflow
 from tests.support.databases import running_postgres, running_redis
 
-SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "ETH-USD"]
+SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "ETH-USD"]  # two in each of two shards (rps_kedro.sharding)
+SHARDS = yaml.safe_load((PROJECT_ROOT / "conf/base/airflow.yml").read_text())["data_refresh"][
+    "shards"
+]
 RUN_TIMEOUT_SECONDS = 600
 WHEN_MADE = ("served_at", "request_id")
 
@@ -59,5 +63,10 @@ def test_shard_tasks_run_on_both_celery_workers_with_the_single_process_forecast
         ran_by = airflow.tasks_run_by(DAG_ID, run_id)
         assert run.state.value == "success", f"{tasks}\n{airflow.logs()}"
 
-    assert all(ran_by.values()), f"a worker ran no task: {ran_by}"
+    shard_tasks = {name for name in tasks if "[" in name}  # task_id[map_index]
+    assert len(shard_tasks) == SHARDS["count"] * len(SHARDS["tasks"]), tasks
+    assert {task["state"] for task in tasks.values()} == {"success"}, tasks
+    by_worker = {worker: names & shard_tasks for worker, names in ran_by.items()}
+    assert all(by_worker.values()), f"the shard tasks ran on one worker only: {ran_by}"
+    assert set().union(*by_worker.values()) == shard_tasks
     assert published(project) == published(reference)
