@@ -91,15 +91,8 @@ airflow-dags: setup  ## regenerate airflow_dags/ from conf/base/airflow.yml (com
 	$(VENV_BIN)/kedro airflow create --pipelines $(AIRFLOW_DAGS) --group-by namespace \
 		--jinja-file orchestration/airflow_dag_template.j2 --target-dir airflow_dags/
 
-airflow: airflow-setup  ## Airflow UI on http://127.0.0.1:8080 (user admin, password printed)
-	PATH="$(CURDIR)/$(AIRFLOW_BIN):$$PATH" \
-	AIRFLOW_HOME="$(CURDIR)/orchestration/.airflow" \
-	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/airflow_dags" \
-	AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
-	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
-	RPS_KEDRO_PROJECT_PATH="$(CURDIR)" \
-	$(AIRFLOW_BIN)/airflow standalone
+airflow: airflow-setup  ## Airflow on http://127.0.0.1:8080 (user admin, password printed): every server on 127.0.0.1
+	AIRFLOW_BIN=$(AIRFLOW_BIN) AIRFLOW_PORT=$(AIRFLOW_PORT) scripts/airflow.sh
 
 lock:  ## after editing pyproject.toml: relock the project AND the Airflow environment
 	$(UV) lock
