@@ -15,7 +15,7 @@ export UV_COMPILE_BYTECODE := 1
 BENTOML_PORT ?= 3000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test viz lint format bench
+.PHONY: help setup run test viz lint format bench results
 
 help:  ## this list: every target and what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -44,6 +44,9 @@ format: setup  ## ruff fix and format
 
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
 	$(VENV_BIN)/python -m benchmarks
+
+results: setup  ## rewrite the README's Results section from the figure files (make bench, make run)
+	$(VENV_BIN)/python -m tools.readme_results
 
 .PHONY: bento bentofile serve mlflow monitor alert-receiver monitoring-check
 
