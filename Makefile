@@ -15,7 +15,7 @@ export UV_COMPILE_BYTECODE := 1
 BENTOML_PORT ?= 3000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test viz lint format bench
+.PHONY: help setup run test viz lint format bench results
 
 help:  ## this list: every target and what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -44,6 +44,9 @@ format: setup  ## ruff fix and format
 
 bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
 	$(VENV_BIN)/python -m benchmarks
+
+results: setup  ## rewrite the README's Results section from the figure files (make bench, make run)
+	$(VENV_BIN)/python -m tools.readme_results
 
 .PHONY: bento bentofile serve mlflow monitor alert-receiver monitoring-check
 
@@ -91,15 +94,8 @@ airflow-dags: setup  ## regenerate airflow_dags/ from conf/base/airflow.yml (com
 	$(VENV_BIN)/kedro airflow create --pipelines $(AIRFLOW_DAGS) --group-by namespace \
 		--jinja-file orchestration/airflow_dag_template.j2 --target-dir airflow_dags/
 
-airflow: airflow-setup  ## Airflow UI on http://127.0.0.1:8080 (user admin, password printed)
-	PATH="$(CURDIR)/$(AIRFLOW_BIN):$$PATH" \
-	AIRFLOW_HOME="$(CURDIR)/orchestration/.airflow" \
-	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/airflow_dags" \
-	AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
-	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
-	RPS_KEDRO_PROJECT_PATH="$(CURDIR)" \
-	$(AIRFLOW_BIN)/airflow standalone
+airflow: airflow-setup  ## Airflow on http://127.0.0.1:8080 (user admin, password printed): every server on 127.0.0.1
+	AIRFLOW_BIN=$(AIRFLOW_BIN) AIRFLOW_PORT=$(AIRFLOW_PORT) scripts/airflow.sh
 
 lock:  ## after editing pyproject.toml: relock the project AND the Airflow environment
 	$(UV) lock

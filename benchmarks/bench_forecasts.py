@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.harness import REPORT_DIR, measure, write_figures
+from benchmarks.harness import REPORT_DIR, four_digits, measure, write_figures
 from rps_kedro.core.bars import conform_bars
 from rps_kedro.core.drift import out_of_range, reference_bounds
 from rps_kedro.core.features import feature_columns
@@ -156,10 +156,6 @@ def run(real_data: Path = REAL_DATA, workers: int = 2) -> dict[str, Any]:
     return {"series": results, "real_data": str(real_data) if paths else None}
 
 
-def _number(value: float) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.4g}"
-
-
 def markdown(figures: dict[str, Any]) -> str:
     """One table row per series: what is served and its skill vs the naive forecasts."""
     lines = [
@@ -177,20 +173,20 @@ def markdown(figures: dict[str, Any]) -> str:
         weekly = "not run"
         if simulated:
             weekly = (
-                f"{_number(simulated['pooled']['return_skill_vs_persistence'])},"
-                f" {_number(simulated['pooled']['volatility_qlike_skill_vs_har'])},"
+                f"{four_digits(simulated['pooled']['return_skill_vs_persistence'])},"
+                f" {four_digits(simulated['pooled']['volatility_qlike_skill_vs_har'])},"
                 f" {simulated['promotions']} / {simulated['retrains']},"
                 f" {simulated['switches']}"
             )
         lines.append(
             f"| {name} | {run_figures['served']['return']} / {run_figures['served']['volatility']}"
-            f" | {_number(rmse['challenger'])} / {_number(rmse['persistence'])}"
-            f" | {_number(pooled['return_dm_p_vs_persistence'])}"
-            f" | {_number(qlike['challenger'])} / {_number(qlike['har'])}"
-            f" / {_number(qlike['persistence'])}"
-            f" | {_number(pooled['volatility_dm_p_vs_har'])}"
-            f" | {_number(pooled['zero_range_share'])}"
-            f" | {_number(run_figures['test_fallback_share'])} | {weekly} |"
+            f" | {four_digits(rmse['challenger'])} / {four_digits(rmse['persistence'])}"
+            f" | {four_digits(pooled['return_dm_p_vs_persistence'])}"
+            f" | {four_digits(qlike['challenger'])} / {four_digits(qlike['har'])}"
+            f" / {four_digits(qlike['persistence'])}"
+            f" | {four_digits(pooled['volatility_dm_p_vs_har'])}"
+            f" | {four_digits(pooled['zero_range_share'])}"
+            f" | {four_digits(run_figures['test_fallback_share'])} | {weekly} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -200,3 +196,7 @@ def main() -> None:
     figures = run()
     write_figures("forecasts", figures)
     (REPORT_DIR / "forecasts.md").write_text(markdown(figures))
+
+
+if __name__ == "__main__":
+    main()

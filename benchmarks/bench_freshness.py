@@ -179,3 +179,7 @@ def main() -> None:
     """Full size: 10, 100 and 1,000 symbols."""
     with tempfile.TemporaryDirectory(prefix="bench-freshness-") as workdir:
         write_figures("freshness", run(Path(workdir)))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -25,6 +26,11 @@ def measure(function: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
     finally:
         tracemalloc.stop()
     return result, {"wall_seconds": round(wall, 3), "peak_memory_mib": round(peak / 2**20, 1)}
+
+
+def four_digits(value: float | None) -> str:
+    """A figure with four significant digits, or n/a when missing or NaN."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4g}"
 
 
 def write_figures(name: str, figures: dict[str, Any], report_dir: Path = REPORT_DIR) -> Path:

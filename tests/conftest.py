@@ -39,7 +39,14 @@ def simulated_bars(simulator) -> pd.DataFrame:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["pyproject.toml", ".telemetry", "src", "conf/base", "conf/live"]
+PROJECT_FILES = [
+    "pyproject.toml",
+    ".telemetry",
+    "src",
+    "conf/base",
+    "conf/live",
+    "conf/logging.yml",
+]
 
 
 def copy_project(destination: Path) -> Path:

@@ -1,5 +1,6 @@
-"""Model registry hooks: give the logged model an input example and the run its data inputs,
-then describe the registered version with its model card and move the aliases.
+"""Project hooks: one log line when a node starts and one when it ends, with its duration; and
+the model registry hooks, which give the logged model an input example and the run its data
+inputs, then describe the registered version with its model card and move the aliases.
 
 kedro-mlflow logs and registers the inference pipeline after a PipelineML run; these hooks run
 just before (input example, datasets) and just after (card, aliases) it, because only then does
@@ -9,19 +10,49 @@ the version exist. kedro-mlflow has no dataset for MLflow dataset inputs (kedro-
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import mlflow
 import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
 from rps_kedro.core.model_names import EXPERIMENT_KIND_TAG, REGISTERED_MODEL_NAME
 
 logger = logging.getLogger(__name__)
+
+
+class NodeTimingHook:
+    """`node features.build_features: started`, then `... done in 12.3 s` (or `failed after`).
+    Kedro's own per-node lines are dropped (rps_kedro.console.without_kedro_node_lines). The
+    hooks run where the node runs (a ParallelRunner worker registers the project's hooks too)."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        """Note the start time and say that the node started."""
+        self._started[node.name] = time.perf_counter()
+        logger.info("node %s: started", node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """Say that the node is done, and how long it took."""
+        logger.info("node %s: done in %.1f s", node.name, self._elapsed(node))
+
+    @hook_impl
+    def on_node_error(self, node: Node) -> None:
+        """Say that the node failed, and after how long (Kedro logs the error itself)."""
+        logger.error("node %s: failed after %.1f s", node.name, self._elapsed(node))
+
+    def _elapsed(self, node: Node) -> float:
+        """Seconds since the node started."""
+        return time.perf_counter() - self._started.pop(node.name)
 
 
 TRAINING_DATA = {"training": ("train", "tuning"), "testing": ("test",)}
