@@ -13,6 +13,7 @@ from rps_kedro.core.features import (
 )
 from rps_kedro.pipelines.features.nodes import (
     build_model_input,
+    model_input_by_symbol,
     profile_model_input,
     sample_for_profile,
 )
@@ -54,6 +55,19 @@ def test_model_input_rows_are_the_features_close_and_targets_of_their_bars(
     np.testing.assert_array_equal(model_input[columns], features.loc[keys, columns])
     np.testing.assert_array_equal(model_input[TARGET_COLUMNS], targets.loc[keys, TARGET_COLUMNS])
     np.testing.assert_array_equal(model_input["close"], bars.loc[keys, "close"])
+
+
+def test_model_input_by_symbol_is_the_whole_build_one_symbol_at_a_time(
+    feature_params, simulated_bars
+):
+    whole = build_model_input(simulated_bars, feature_params)
+    parts = model_input_by_symbol(simulated_bars, feature_params)
+    assert sorted(parts) == sorted(simulated_bars["symbol"].unique())
+    rebuilt = pd.concat([build() for build in parts.values()], ignore_index=True)
+    keys = ["symbol", "timestamp"]
+    pd.testing.assert_frame_equal(
+        rebuilt.sort_values(keys, ignore_index=True), whole.sort_values(keys, ignore_index=True)
+    )
 
 
 def test_profile_sample_is_bounded_and_keeps_the_targets(

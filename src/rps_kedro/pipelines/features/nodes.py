@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -56,6 +58,18 @@ def build_model_input(bars: pd.DataFrame, params: dict[str, Any]) -> pd.DataFram
     complete = model_input.loc[full_lookback & has_target]
     complete.index = pd.RangeIndex(len(complete))  # reset_index would copy every column again
     return complete
+
+
+def model_input_by_symbol(
+    bars: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, Callable[[], pd.DataFrame]]:
+    """model_input one symbol at a time (every feature is computed within one symbol's bars):
+    the partitioned dataset builds and writes each in turn, so the whole of it is never held in
+    memory at once."""
+    return {
+        str(symbol): functools.partial(build_model_input, rows, params)
+        for symbol, rows in bars.groupby("symbol", sort=True, observed=True)
+    }
 
 
 def sample_for_profile(model_input: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
