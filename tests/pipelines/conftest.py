@@ -6,6 +6,7 @@ import pytest
 from kedro.io import AbstractDataset, DataCatalog
 
 from rps_kedro.core.bars import empty_bars
+from rps_kedro.datasets import SimulatedMarketDataset
 from rps_kedro.pipelines.features.nodes import build_model_input
 from rps_kedro.pipelines.validation.nodes import check_bars_quality
 from tests.conftest import SIMULATION_END, SYMBOLS, project_parameters
@@ -61,6 +62,7 @@ def modelling_catalog(
     catalog["model_input"] = model_input
     catalog["validation_result"] = gate_result
     catalog["champion_model"] = NoChampion()
+    catalog["market_source"] = SimulatedMarketDataset(seed=7)
     catalog["params:modelling"] = modelling_params
     for key in ("split", "inference", "importance"):
         catalog[f"params:modelling.{key}"] = modelling_params[key]

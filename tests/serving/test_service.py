@@ -85,6 +85,7 @@ def test_predict_equals_the_champion_pyfunc_on_the_same_bars(
     assert pd.Timestamp(answer["prediction_for"]) == pd.Timestamp(expected["prediction_for"])
     assert answer["symbol"] == symbol
     assert (answer["model_version"], answer["model_alias"]) == ("1", "champion")
+    assert answer["data_source"] == "simulated"  # the project's market_source: the simulator
 
 
 def test_predict_batch_answers_each_symbol_in_order_like_predict(service, trained_model):
@@ -371,7 +372,8 @@ def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, train
     )
     folder = trained_model.project / settings().forecasts.path  # the service's working directory
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "shard-0-of-1.json").write_text(json.dumps(latest_forecasts(forecasts)))
+    published = latest_forecasts(forecasts, SimulatedMarketDataset())
+    (folder / "shard-0-of-1.json").write_text(json.dumps(published))
 
     status, body = service.get("/forecast/BTC-USD")
     assert status == 200, body
@@ -384,6 +386,7 @@ def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, train
     for column in COMPARED:
         assert scheduled[column] == pytest.approx(answered[column], rel=1e-12), column
     assert scheduled["model_version"] == answered["model_version"]
+    assert scheduled["data_source"] == answered["data_source"] == "simulated"
     assert 0 <= scheduled["age_seconds"] < 600
 
     status, body = service.get("/forecast/DOGE-USD")

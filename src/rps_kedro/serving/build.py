@@ -4,7 +4,9 @@ store (`make bento` then runs `bentoml build`).
 The registry is the project's MLflow store (conf/<env>/mlflow.yml: MLFLOW_TRACKING_URI, else
 the embedded sqlite:///mlflow.db). The alias is resolved to its version first and that version
 is imported, with its name, version, alias and run in the BentoML model's metadata (the service
-reports them). Importing the version that is already the store's latest is a no-op.
+reports them), and the data source of the configured market_source (the service's answers say
+"simulated" when the prices come from the simulator). Importing the version that is already the
+store's latest is a no-op.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rps_kedro.config import load_config
+from rps_kedro.data_source import configured_data_source
 from rps_kedro.serving.settings import find_conf_source, load_settings
 
 logger = logging.getLogger(__name__)
@@ -29,7 +32,11 @@ def tracking_uri(conf_source: Path) -> str:
 
 
 def import_champion(
-    registered_name: str, alias: str, store_name: str, registry_uri: str | None = None
+    registered_name: str,
+    alias: str,
+    store_name: str,
+    data_source: str,
+    registry_uri: str | None = None,
 ) -> Any:
     """The BentoML model holding `models:/<registered_name>@<alias>` (imported if new)."""
     import bentoml  # noqa: PLC0415
@@ -52,6 +59,7 @@ def import_champion(
         "alias": alias,
         "run_id": version.run_id or "",
         "model_uri": f"models:/{registered_name}/{version.version}",
+        "data_source": data_source,
     }
     try:
         latest = bentoml.models.get(f"{store_name}:latest")
@@ -82,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.registered_name,
         arguments.alias or settings.alias,
         settings.store_name,
+        configured_data_source(conf_source, os.environ.get("KEDRO_ENV")),
         arguments.tracking_uri
         or os.environ.get("MLFLOW_TRACKING_URI")
         or tracking_uri(conf_source),

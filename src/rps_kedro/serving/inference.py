@@ -36,6 +36,7 @@ from rps_kedro.serving.settings import LimitSettings
 MLFLOW_MODEL_FOLDER = "mlflow_model"  # where bentoml.mlflow.import_model puts the MLflow model
 KEY_SEPARATOR = "|"  # not allowed in symbols (schemas.SYMBOL_PATTERN)
 NS_PER_SECOND = 10**9
+UNKNOWN_DATA_SOURCE = "unknown"  # a BentoML model imported without it (build.py writes it)
 PREDICTED = ("predicted_close", "predicted_log_return", "predicted_volatility")
 
 
@@ -47,6 +48,7 @@ class ModelInfo:
     version: str
     alias: str
     run_id: str = ""
+    data_source: str = UNKNOWN_DATA_SOURCE  # where the prices it was trained on come from
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,7 @@ class Predictor:
             "clipped_targets": _names(predictions.clipped_targets[row]),
             "model_version": self.info.version,
             "model_alias": self.info.alias,
+            "data_source": self.info.data_source,
         }
         baselines = {name: float(values[row]) for name, values in predictions.baselines.items()}
         return Outcome(prediction=prediction, inference_seconds=seconds, baselines=baselines)
@@ -250,6 +253,7 @@ def model_info(stored: Any, default_name: str, default_alias: str) -> ModelInfo:
         version=str(metadata.get("version", stored.tag.version)),
         alias=str(metadata.get("alias", default_alias)),
         run_id=str(metadata.get("run_id", "")),
+        data_source=str(metadata.get("data_source", UNKNOWN_DATA_SOURCE)),
     )
 
 

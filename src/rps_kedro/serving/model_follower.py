@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from rps_kedro.serving.inference import ModelInfo, Predictor
+from rps_kedro.serving.inference import UNKNOWN_DATA_SOURCE, ModelInfo, Predictor
 
 logger = logging.getLogger("rps_kedro.serving")
 
@@ -39,6 +39,7 @@ class RegistryFollower:
         load: Loader,
         swap: Callable[[Predictor], None],
         served_version: str,
+        data_source: str = UNKNOWN_DATA_SOURCE,
     ):
         self.name = name
         self.alias = alias
@@ -46,6 +47,7 @@ class RegistryFollower:
         self.load = load
         self.swap = swap
         self.served_version = served_version
+        self.data_source = data_source  # the deployment's: every version it follows shares it
         self.failed_versions: set[str] = set()
 
     def poll(self) -> str:
@@ -62,7 +64,7 @@ class RegistryFollower:
         number = str(version.version)
         if number == self.served_version or number in self.failed_versions:
             return "unchanged"
-        info = ModelInfo(self.name, number, self.alias, version.run_id or "")
+        info = ModelInfo(self.name, number, self.alias, version.run_id or "", self.data_source)
         try:
             with tempfile.TemporaryDirectory(prefix="rps-model-") as folder:
                 model_dir = mlflow.artifacts.download_artifacts(

@@ -144,6 +144,11 @@ class Prediction(BaseModel):
     )
     model_version: str = Field(description="Version of the registered model that answered.")
     model_alias: str
+    data_source: str = Field(
+        description='Where the prices the model learned from come from: "simulated" (the embedded'
+        " market simulator: SIMULATED data, not a market's) or the provider, e.g. alpha_vantage.",
+        json_schema_extra={"example": "simulated"},
+    )
     fallback: bool = Field(
         False,
         description="True when too many features were outside the training range: the"

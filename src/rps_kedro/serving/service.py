@@ -55,7 +55,7 @@ from rps_kedro.serving.schemas import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from rps_kedro.serving.inference import Item, Outcome, Predictor
+    from rps_kedro.serving.inference import Item, ModelInfo, Outcome, Predictor
 
 logger = logging.getLogger("rps_kedro.serving")
 logger.setLevel(logging.INFO)
@@ -146,7 +146,7 @@ class RpsService:
             Path(__file__).resolve().parents[1],
         )
         if SETTINGS.model.follow_registry.enabled:
-            self._follow_registry(info.version)
+            self._follow_registry(info)
 
     def _serve(self, predictor: Predictor) -> None:
         """Serve `predictor` from now on (requests already running finish on the previous)."""
@@ -171,7 +171,7 @@ class RpsService:
             time.sleep(SETTINGS.model.age_update_seconds)
             self._update_model_age()
 
-    def _follow_registry(self, served_version: str) -> None:
+    def _follow_registry(self, served: ModelInfo) -> None:
         """Poll the registry's alias for good (this is the loading thread)."""
         from rps_kedro.serving.inference import load_predictor  # noqa: PLC0415
         from rps_kedro.serving.model_follower import RegistryFollower  # noqa: PLC0415
@@ -183,7 +183,8 @@ class RpsService:
             follow.tracking_uri,
             lambda folder, info: load_predictor(folder, info, self.executor),
             self._serve,
-            served_version,
+            served.version,
+            served.data_source,
         )
         logger.info(
             "following %s@%s in %s every %.0f s",

@@ -26,6 +26,7 @@ def forecast_catalog(modelling_catalog, simulated_bars) -> DataCatalog:
         "model": modelling_catalog[MODEL_ARTIFACT].load(),
     }
     catalog["primary_bars"] = simulated_bars
+    catalog["market_source"] = modelling_catalog["market_source"]
     catalog["params:ingestion.symbols"] = [*SYMBOLS, "NOT-TRADED"]
     catalog["params:forecast.fallback"] = project_parameters()["forecast"]["fallback"]
     catalog["params:sharding"] = project_parameters()["sharding"]
@@ -52,6 +53,7 @@ def test_every_symbol_gets_the_forecast_of_its_next_bar(forecast_catalog, simula
     published = forecast_catalog["latest_forecasts"].load()["forecasts"]
     assert sorted(published) == sorted(SYMBOLS)
     assert published["BTC-USD"]["prediction_for"].endswith("Z")
+    assert {record["data_source"] for record in published.values()} == {"simulated"}
 
 
 def test_no_champion_no_forecasts(forecast_catalog):

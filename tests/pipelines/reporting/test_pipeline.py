@@ -27,4 +27,6 @@ def test_reporting_writes_the_card_the_figures_and_the_metrics(modelling_catalog
     assert headline["return"]["served_rmse"] == metrics["test.served.return.rmse"]
     assert sum(len(values) for values in headline.values() if isinstance(values, dict)) == 6
     assert modelling_catalog["residuals_plot"].load().axes
+    [prices, _] = modelling_catalog["test_predictions_plot"].load().axes  # close, volatility
+    assert prices.get_title().startswith("SIMULATED data · ")
     assert "PASSED" in modelling_catalog["validation_page"].load()

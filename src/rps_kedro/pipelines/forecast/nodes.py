@@ -3,7 +3,8 @@ latest primary bar, through the bundle's own `predict` (the contract the service
 
 The forecasts are written twice: as the latest forecast per symbol (what GET /forecast/{symbol}
 answers) and as rows of the prediction log, in the service's format with `source: scheduled`,
-so live scoring judges them like the forecasts answered over HTTP.
+so live scoring judges them like the forecasts answered over HTTP. The published ones say where
+their prices come from (`data_source`: "simulated" for the simulator, else the provider).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.fallback import with_fallback
+from rps_kedro.data_source import data_source
 
 logger = logging.getLogger(__name__)
 LIST_COLUMNS = ("out_of_range_features", "clipped_targets")
@@ -80,7 +82,8 @@ def prediction_log_partition(
     return {partition: _with_text_times(forecasts)}
 
 
-def latest_forecasts(forecasts: pd.DataFrame) -> dict[str, Any]:
-    """The forecasts by symbol, for GET /forecast/{symbol}."""
+def latest_forecasts(forecasts: pd.DataFrame, market_source: Any) -> dict[str, Any]:
+    """The forecasts by symbol, for GET /forecast/{symbol}, each with its data source."""
     records = _with_text_times(forecasts).to_dict(orient="records") if len(forecasts) else []
-    return {"forecasts": {record["symbol"]: record for record in records}}
+    source = data_source(market_source)
+    return {"forecasts": {record["symbol"]: record | {"data_source": source} for record in records}}

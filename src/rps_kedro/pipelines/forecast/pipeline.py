@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 latest_forecasts,
-                inputs="forecasts",
+                inputs=["forecasts", "market_source"],
                 outputs="latest_forecasts",
                 name="publish_latest_forecasts",
             ),

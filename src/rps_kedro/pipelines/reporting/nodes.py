@@ -11,6 +11,7 @@ from sklearn.inspection import permutation_importance
 
 from rps_kedro.core.figures import subplots
 from rps_kedro.core.forecasters import BASELINES, TARGETS, Forecaster, LearnedTarget
+from rps_kedro.data_source import data_source, titled
 from rps_kedro.pipelines.training.metrics import skill
 
 if TYPE_CHECKING:
@@ -269,9 +270,10 @@ def volatility_figure(decision: dict[str, Any], test_report: dict[str, Any]) -> 
 
 
 def predictions_figure(
-    test_predictions: pd.DataFrame, test: pd.DataFrame, forecaster: Forecaster
+    test_predictions: pd.DataFrame, test: pd.DataFrame, forecaster: Forecaster, market_source: Any
 ) -> Figure:
-    """Served vs actual next close and volatility (with HAR) on the test window, first symbol."""
+    """Served vs actual next close and volatility (with HAR) on the test window, first symbol;
+    the title says where the prices come from."""
     symbol = test["symbol"].iloc[0]
     rows = test["symbol"] == symbol
     actual = test.loc[rows]
@@ -301,7 +303,7 @@ def predictions_figure(
         bottom.plot(
             actual["timestamp"], predicted["har.predicted_volatility"], label="HAR", alpha=0.7
         )
-    top.set_title(f"{symbol}: test window")
+    top.set_title(titled(f"{symbol}: test window", data_source(market_source)))
     top.legend()
     bottom.legend()
     figure.tight_layout()

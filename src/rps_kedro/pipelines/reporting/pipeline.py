@@ -39,7 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes.predictions_figure,
-                ["test_predictions", "test", "forecaster"],
+                ["test_predictions", "test", "forecaster", "market_source"],
                 "test_predictions_plot",
                 name="plot_test_predictions",
             ),
