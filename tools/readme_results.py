@@ -22,6 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 README = PROJECT_ROOT / "README.md"
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
+TRAINING_NODES_SHOWN = 4
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,19 @@ def freshness_rows(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def training_rows(figures: dict[str, Any]) -> list[str]:
+    """`make run`'s kedro run: wall seconds against the goal, and its longest nodes."""
+    lines = [
+        f"The default run (5 symbols x 6 months): {figures['wall_seconds']} s"
+        f" (goal {figures['goal_seconds']} s), of which nodes {figures['nodes_seconds']} s.",
+        "",
+        "| longest nodes | s |",
+        "|---|---|",
+    ]
+    longest = list(figures["nodes"].items())[:TRAINING_NODES_SHOWN]
+    return lines + [f"| `{name}` | {seconds} |" for name, seconds in longest]
+
+
 def headline_rows(headline: dict[str, Any]) -> list[str]:
     """Per target: the served forecast's test loss, its reference baseline's, the skill."""
     lines = ["| target | served | baseline | skill |", "|---|---|---|---|"]
@@ -137,6 +151,12 @@ def parts(benchmarks: Path, headline: Path) -> list[Part]:
             benchmarks / "freshness.json",
             "python -m benchmarks.bench_freshness",
             freshness_rows,
+        ),
+        Part(
+            "Training time (`make run`'s `kedro run`, node by node)",
+            benchmarks / "training.json",
+            "python -m benchmarks.bench_training",
+            training_rows,
         ),
         Part(
             "Headline metrics of the last run (`dvc metrics show`)",

@@ -38,6 +38,13 @@ HEADLINE = {
     "volatility": {"served_qlike": 0.6226, "har_qlike": 0.6794, "skill_vs_har": 0.0837},
     "promoted": True,
 }
+TRAINING = {
+    "measured_at": "2026-11-30T18:32:32Z",
+    "wall_seconds": 41.7,
+    "nodes_seconds": 24.7,
+    "nodes": {"features.profile_model_input": 9.3, "training.walk_forward_backtest": 6.5},
+    "goal_seconds": 180,
+}
 BEFORE = "# project\n\nintro\r\n\n## Results\n\n"
 AFTER = "\n\n## Next\n\ntrailing text, no final newline"
 
@@ -49,6 +56,7 @@ def readme(tmp_path):
     benchmarks.mkdir(parents=True)
     (benchmarks / "forecasts.json").write_text(json.dumps(FORECASTS))
     (benchmarks / "serving.json").write_text(json.dumps(SERVING))
+    (benchmarks / "training.json").write_text(json.dumps(TRAINING))
     headline = tmp_path / "data/08_reporting/headline_metrics.json"
     headline.write_text(json.dumps(HEADLINE))
     os.utime(headline, (1_796_122_400, 1_796_122_400))  # 2026-12-01 10:53 UTC
@@ -84,6 +92,8 @@ def test_the_section_is_rewritten_from_the_files_and_nothing_else_changes(readme
     assert "17.204 s" in section
     assert "| volatility | qlike 0.6226 | har qlike 0.6794 | +8.4 % |" in section
     assert "Promoted: yes." in section
+    assert "The default run (5 symbols x 6 months): 41.7 s (goal 180 s)" in section
+    assert "| `features.profile_model_input` | 9.3 |" in section
 
 
 def test_a_missing_figure_file_names_its_command_and_no_figure(readme):
