@@ -25,7 +25,7 @@ def forecast_catalog(modelling_catalog, simulated_bars) -> DataCatalog:
         "run_id": "r",
         "model": modelling_catalog[MODEL_ARTIFACT].load(),
     }
-    catalog["primary_bars"] = simulated_bars
+    catalog["recent_primary_bars"] = simulated_bars
     catalog["params:ingestion.symbols"] = [*SYMBOLS, "NOT-TRADED"]
     catalog["params:forecast.fallback"] = project_parameters()["forecast"]["fallback"]
     return catalog
@@ -68,7 +68,7 @@ def test_a_forecast_out_of_the_training_range_is_the_baselines_and_says_so(
     bars = simulated_bars.copy()
     last = bars.index[bars["symbol"] == "BTC-USD"][-1]
     bars.loc[last, ["high", "close"]] = bars.loc[last, ["high", "close"]] * 1.6
-    forecast_catalog["primary_bars"] = bars
+    forecast_catalog["recent_primary_bars"] = bars
     forecast_catalog["params:forecast.fallback"] = {
         "max_out_of_range_share": 0.0,
         "baseline": "har",

@@ -1,0 +1,254 @@
+"""Rows keyed by (symbol, timestamp) as parquet partitions: one file per symbol and calendar month
+(`<path>/<symbol>/<YYYY-MM>.parquet`, the symbol percent-encoded), so a run reads and writes only
+the partitions it touches and writers of different symbols never write the same file.
+
+- `save` upserts: each (symbol, month) of the saved rows is merged with its stored partition (the
+  saved row wins on the same (symbol, timestamp)) and written only if that changes it. Stored
+  partitions the saved rows do not reach are never touched, so the data only grows. With
+  `replace: true` a save is the whole dataset instead (a full rebuild): the saved partitions are
+  written as they are (when they differ) and every other stored partition is removed.
+- `load` reads every partition, or with `tail_rows` each symbol's last rows only: its newest
+  months until they hold that many, so the cost does not grow with the length of the history.
+- `legacy_filepath`: the single parquet file of an earlier version is split into partitions (its
+  rows never override stored ones) on the first load or save, then removed.
+
+Each file is written to `.<name>.<pid>.<random>.tmp` beside it and renamed over it. A writer
+killed mid-write (SIGKILL, OOM, a lost Airflow worker) leaves that temporary file behind; loads and
+saves remove every one in the folders they visit whose writer process no longer runs on this host.
+A symbol's months are written oldest first: a save cut short leaves each symbol's stored rows a
+prefix of its saved ones, never a hole behind its newest bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+from rps_kedro.core.bars import KEY_COLUMNS, conform_bars, empty_bars
+
+logger = logging.getLogger(__name__)
+SUFFIX = ".parquet"
+# `.<file name>.<writer pid>.<mkstemp's random letters>.tmp`
+TEMPORARY = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp$")
+
+
+def process_running(pid: int) -> bool:
+    """Whether a process with this id runs on this host (one we may not signal counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists under another user
+        return True
+    return True
+
+
+def remove_orphans(directory: Path, target: str | None = None) -> None:
+    """Delete the temporary files in `directory` (of `target` only, if given) left by writers that
+    no longer run."""
+    if not directory.is_dir():
+        return
+    for temporary in directory.glob(".*.tmp"):
+        match = TEMPORARY.match(temporary.name)
+        if not match or (target is not None and match["target"] != target):
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid() or process_running(pid):
+            continue
+        temporary.unlink(missing_ok=True)
+        logger.warning("removed %s, left by a writer (pid %s) that no longer runs", temporary, pid)
+
+
+def write_atomically(frame: pd.DataFrame, target: Path) -> None:
+    """Write to a temporary file beside the target, then rename it over the target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+    )
+    os.close(handle)
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def symbol_folder(symbol: str) -> str:
+    """A symbol as one safe folder name: percent-encoded, dots and underscores too (no `..`,
+    nothing hidden from parquet readers)."""
+    if not symbol:
+        raise ValueError("an empty symbol has no partition")
+    return quote(symbol, safe="").replace(".", "%2E").replace("_", "%5F")
+
+
+def read_parquet_files(paths: list[Path]) -> pd.DataFrame:
+    """The rows of these parquet files, in order, as one frame."""
+    return pa.concat_tables([pq.read_table(path) for path in paths]).to_pandas()
+
+
+class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """Rows keyed by (symbol, timestamp), one parquet file per symbol and month (module doc)."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        path: str,
+        tail_rows: int | None = None,
+        replace: bool = False,
+        missing_ok: bool = False,
+        legacy_filepath: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        self.path = Path(path)
+        self.tail_rows = tail_rows
+        self.replace = replace
+        self.missing_ok = missing_ok
+        self.legacy_filepath = Path(legacy_filepath) if legacy_filepath else None
+        self.metadata = metadata
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows sorted by (symbol, timestamp), with a fresh index (sorted rows, as loaded
+        ones are, are not copied)."""
+        keys = frame[KEY_COLUMNS].reset_index(drop=True)
+        order = keys.sort_values(KEY_COLUMNS, kind="stable").index  # positions
+        frame = frame.iloc[:] if order.equals(keys.index) else frame.iloc[order]
+        frame.index = pd.RangeIndex(len(frame))  # reset_index would copy every column
+        return frame
+
+    def empty(self) -> pd.DataFrame:
+        """What loads when nothing is stored and that is allowed."""
+        return pd.DataFrame(columns=KEY_COLUMNS)
+
+    def load(self) -> pd.DataFrame:
+        """Every partition, or each symbol's last `tail_rows` rows; empty if nothing is stored
+        and that is allowed."""
+        self._migrate_legacy_file()
+        files = [path for symbol in self._symbols() for path in self._symbol_files(symbol)]
+        if not files:
+            if self.missing_ok:
+                return self.empty()
+            raise DatasetError(f"{self.path}: no partition stored")
+        rows = read_parquet_files(files)
+        if self.tail_rows is not None:
+            rows = rows.groupby("symbol", sort=False).tail(self.tail_rows)
+        return self.conform(rows)
+
+    def save(self, data: pd.DataFrame) -> None:
+        """Upsert each saved (symbol, month) partition, writing only those that change (with
+        `replace`, remove every other partition too)."""
+        rows = self.conform(data)
+        self._migrate_legacy_file()
+        saved = set()
+        for target, partition in self._partitions(rows):
+            saved.add(target)
+            self._upsert(target, partition, keep=None if self.replace else "last")
+        if self.replace:
+            self._remove_partitions_except(saved)
+
+    def _partitions(self, rows: pd.DataFrame) -> Iterator[tuple[Path, pd.DataFrame]]:
+        """Each (symbol, month) of the rows with its file, each symbol's oldest month first."""
+        timestamps = pd.to_datetime(rows["timestamp"], utc=True).dt
+        months = (timestamps.year * 100 + timestamps.month).rename("month")
+        for (symbol, month), partition in rows.groupby([rows["symbol"], months], sort=True):
+            name = f"{month // 100:04d}-{month % 100:02d}{SUFFIX}"
+            yield self.path / symbol_folder(symbol) / name, partition
+
+    def _upsert(self, target: Path, rows: pd.DataFrame, keep: str | None) -> None:
+        """Merge the rows into the stored partition (`keep`: which wins on the same key, "last"
+        the rows, "first" the stored ones; None: the rows replace it) and write it if that
+        changes it."""
+        remove_orphans(target.parent, target.name)
+        stored = self.conform(read_parquet_files([target])) if target.exists() else None
+        if keep is None or stored is None:
+            merged = rows.reset_index(drop=True)
+        else:
+            both = pd.concat([stored, rows], ignore_index=True)
+            merged = self.conform(both.drop_duplicates(KEY_COLUMNS, keep=keep))
+        if stored is not None and merged.equals(stored):
+            logger.debug("%s: rows unchanged, file left as it was", target)
+            return
+        write_atomically(merged, target)
+
+    def _remove_partitions_except(self, kept: set[Path]) -> None:
+        """Delete every stored partition not in `kept` (a full rebuild's stale ones)."""
+        for folder in self._symbols():
+            for path in self._symbol_files(folder, tail_rows=None):
+                if path not in kept:
+                    path.unlink()
+                    logger.info("%s: removed, absent from the rebuilt data", path)
+            if not any(folder.iterdir()):
+                folder.rmdir()
+
+    def _symbols(self) -> list[Path]:
+        """Each stored symbol's folder, in symbol order."""
+        if not self.path.is_dir():
+            return []
+        folders = [folder for folder in self.path.iterdir() if folder.is_dir()]
+        return sorted(folders, key=lambda folder: unquote(folder.name))
+
+    def _symbol_files(self, folder: Path, tail_rows: int | None = -1) -> list[Path]:
+        """A symbol's partition files, oldest first: all, or its newest ones holding at least
+        `tail_rows` rows (-1: the dataset's `tail_rows`)."""
+        remove_orphans(folder)
+        files = sorted(folder.glob(f"[!.]*{SUFFIX}"))
+        tail_rows = self.tail_rows if tail_rows == -1 else tail_rows
+        if tail_rows is None:
+            return files
+        count = 0
+        for start in range(len(files) - 1, -1, -1):
+            count += pq.ParquetFile(files[start]).metadata.num_rows
+            if count >= tail_rows:
+                return files[start:]
+        return files
+
+    def _migrate_legacy_file(self) -> None:
+        """Split an earlier version's single file into partitions (stored rows win), then
+        remove it."""
+        legacy = self.legacy_filepath
+        if legacy is None:
+            return
+        remove_orphans(legacy.parent, legacy.name)
+        if not legacy.is_file():
+            return
+        rows = self.conform(read_parquet_files([legacy]))
+        for target, partition in self._partitions(rows):
+            self._upsert(target, partition, keep="first")
+        legacy.unlink(missing_ok=True)
+        logger.warning("%s: split into partitions under %s, then removed", legacy, self.path)
+
+    def _exists(self) -> bool:
+        return bool(self._symbols()) or bool(
+            self.legacy_filepath and self.legacy_filepath.is_file()
+        )
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "tail_rows": self.tail_rows,
+            "replace": self.replace,
+            "missing_ok": self.missing_ok,
+            "legacy_filepath": str(self.legacy_filepath) if self.legacy_filepath else None,
+        }
+
+
+class BarsParquetDataset(PartitionedParquetDataset):
+    """Bars partitioned by symbol and month, held to the bars contract (core/bars.py) on every
+    load and save."""
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The bars contract, sorted by (symbol, timestamp)."""
+        return conform_bars(frame)
+
+    def empty(self) -> pd.DataFrame:
+        """An empty frame of the bars contract."""
+        return empty_bars()
