@@ -130,3 +130,17 @@ def test_freshness_benchmark_times_a_new_bar_to_its_forecast_both_ways(tmp_path)
     assert airflow["forecast_symbols"] + airflow["quarantined_symbols"] == 4
     assert 0 < airflow["latency_seconds"] <= airflow["run_seconds"]
     assert figures["met"] == {}  # no goal at four symbols
+
+
+def test_an_hourly_refresh_writes_the_same_over_a_short_and_a_long_history():
+    # 120 days give the stocks their 500 bars: every symbol is modelled in both histories
+    figures = bench_data_refresh.hourly_refresh(symbol_count=4, history_days=(120, 240))
+    short, long = figures["runs"]
+    assert long["stored_bars"] > 1.9 * short["stored_bars"]
+    assert short["new_bars"] == long["new_bars"] == 4, "a Tuesday's session bar for every symbol"
+    # the new month's bars and features of each symbol, the snapshot, the gate's result
+    assert short["data_files_written"] == long["data_files_written"] <= 4 * 2 + 5
+    assert long["data_mib_written"] < 1.1 * short["data_mib_written"]
+    assert long["read_mib"] < 1.1 * short["read_mib"]
+    for run in figures["runs"]:
+        assert run["wall_seconds"] > 0 and run["peak_rss_mib"] >= run["start_rss_mib"] > 0

@@ -7,8 +7,10 @@ the partitions it touches and writers of different symbols never write the same 
   partitions the saved rows do not reach are never touched, so the data only grows. With
   `replace: true` a save is the whole dataset instead (a full rebuild): the saved partitions are
   written as they are (when they differ) and every other stored partition is removed.
-- `load` reads every partition, or with `tail_rows` each symbol's last rows only: its newest
+- `load` reads every partition, or with `tail_rows` each symbol's recent rows only: its newest
   months until they hold that many, so the cost does not grow with the length of the history.
+- Each file records a digest of its rows: a saved partition whose rows are the stored ones is
+  recognised from the file's footer, without reading the file.
 - `legacy_filepath`: the single parquet file of an earlier version is split into partitions (its
   rows never override stored ones) on the first load or save, then removed.
 
@@ -21,6 +23,7 @@ prefix of its saved ones, never a hole behind its newest bar.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,6 +43,7 @@ from rps_kedro.core.bars import KEY_COLUMNS, conform_bars, empty_bars
 
 logger = logging.getLogger(__name__)
 SUFFIX = ".parquet"
+DIGEST = b"rps_kedro.rows_sha256"  # the file's key-value metadata: its rows' digest
 # `.<file name>.<writer pid>.<mkstemp's random letters>.tmp`
 TEMPORARY = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp$")
 
@@ -70,15 +75,48 @@ def remove_orphans(directory: Path, target: str | None = None) -> None:
         logger.warning("removed %s, left by a writer (pid %s) that no longer runs", temporary, pid)
 
 
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash of each row's values (not the index)."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def rows_digest(columns: pd.Index, hashes: np.ndarray) -> bytes:
+    """A digest of rows in order, from their column names and row hashes."""
+    digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
+    digest.update(hashes.tobytes())
+    return digest.hexdigest().encode()
+
+
+def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by (symbol, timestamp), with a fresh index (sorted rows, as loaded ones
+    are, are not copied)."""
+    keys = frame[KEY_COLUMNS].reset_index(drop=True)
+    order = keys.sort_values(KEY_COLUMNS, kind="stable").index  # positions
+    frame = frame.iloc[:] if order.equals(keys.index) else frame.iloc[order]
+    frame.index = pd.RangeIndex(len(frame))  # reset_index would copy every column
+    return frame
+
+
+def stored_digest(target: Path) -> bytes | None:
+    """The digest a partition file records (read from its footer), if it exists and has one."""
+    if not target.exists():
+        return None
+    return (pq.read_schema(target).metadata or {}).get(DIGEST)
+
+
 def write_atomically(frame: pd.DataFrame, target: Path) -> None:
-    """Write to a temporary file beside the target, then rename it over the target."""
+    """Write the rows and their digest to a temporary file beside the target, then rename it
+    over the target."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    digest = rows_digest(frame.columns, row_hashes(frame))
+    table = table.replace_schema_metadata({**table.schema.metadata, DIGEST: digest})
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
     )
     os.close(handle)
     try:
-        frame.to_parquet(temporary, index=False)
+        pq.write_table(table, temporary)
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
@@ -94,7 +132,7 @@ def symbol_folder(symbol: str) -> str:
 
 def read_parquet_files(paths: list[Path]) -> pd.DataFrame:
     """The rows of these parquet files, in order, as one frame."""
-    return pa.concat_tables([pq.read_table(path) for path in paths]).to_pandas()
+    return pq.read_table([str(path) for path in paths]).to_pandas()
 
 
 class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -117,65 +155,71 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self.metadata = metadata
 
     def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows sorted by (symbol, timestamp), with a fresh index (sorted rows, as loaded
-        ones are, are not copied)."""
-        keys = frame[KEY_COLUMNS].reset_index(drop=True)
-        order = keys.sort_values(KEY_COLUMNS, kind="stable").index  # positions
-        frame = frame.iloc[:] if order.equals(keys.index) else frame.iloc[order]
-        frame.index = pd.RangeIndex(len(frame))  # reset_index would copy every column
-        return frame
+        """The rows sorted by (symbol, timestamp), with a fresh index."""
+        return sort_rows(frame)
 
     def empty(self) -> pd.DataFrame:
         """What loads when nothing is stored and that is allowed."""
         return pd.DataFrame(columns=KEY_COLUMNS)
 
     def load(self) -> pd.DataFrame:
-        """Every partition, or each symbol's last `tail_rows` rows; empty if nothing is stored
-        and that is allowed."""
+        """Every partition, or each symbol's newest ones holding `tail_rows` rows; empty if
+        nothing is stored and that is allowed."""
         self._migrate_legacy_file()
         files = [path for symbol in self._symbols() for path in self._symbol_files(symbol)]
         if not files:
             if self.missing_ok:
                 return self.empty()
             raise DatasetError(f"{self.path}: no partition stored")
-        rows = read_parquet_files(files)
-        if self.tail_rows is not None:
-            rows = rows.groupby("symbol", sort=False).tail(self.tail_rows)
-        return self.conform(rows)
+        return self.conform(read_parquet_files(files))
 
     def save(self, data: pd.DataFrame) -> None:
         """Upsert each saved (symbol, month) partition, writing only those that change (with
         `replace`, remove every other partition too)."""
         rows = self.conform(data)
         self._migrate_legacy_file()
+        self._upsert_all(rows, keep=None if self.replace else "last")
+
+    def _upsert_all(self, rows: pd.DataFrame, keep: str | None) -> None:
+        """Upsert every (symbol, month) of the sorted rows (`_upsert`), each symbol's oldest
+        month first; with `replace`, remove the stored partitions they lack."""
+        hashes = row_hashes(rows)
         saved = set()
-        for target, partition in self._partitions(rows):
+        for target, start, end in self._partitions(rows):
             saved.add(target)
-            self._upsert(target, partition, keep=None if self.replace else "last")
-        if self.replace:
+            digest = rows_digest(rows.columns, hashes[start:end])
+            self._upsert(target, rows.iloc[start:end].reset_index(drop=True), digest, keep)
+        if self.replace and keep is None:
             self._remove_partitions_except(saved)
 
-    def _partitions(self, rows: pd.DataFrame) -> Iterator[tuple[Path, pd.DataFrame]]:
-        """Each (symbol, month) of the rows with its file, each symbol's oldest month first."""
+    def _partitions(self, rows: pd.DataFrame) -> Iterator[tuple[Path, int, int]]:
+        """Each (symbol, month) of the sorted rows: its file and its rows' positions."""
         timestamps = pd.to_datetime(rows["timestamp"], utc=True).dt
-        months = (timestamps.year * 100 + timestamps.month).rename("month")
-        for (symbol, month), partition in rows.groupby([rows["symbol"], months], sort=True):
+        months = (timestamps.year * 100 + timestamps.month).to_numpy()
+        symbols = rows["symbol"].to_numpy()
+        changes = np.flatnonzero((symbols[1:] != symbols[:-1]) | (months[1:] != months[:-1]))
+        starts = [0, *(changes + 1).tolist()]
+        for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+            if start == end:
+                continue  # no rows at all
+            month = months[start]
             name = f"{month // 100:04d}-{month % 100:02d}{SUFFIX}"
-            yield self.path / symbol_folder(symbol) / name, partition
+            yield self.path / symbol_folder(symbols[start]) / name, start, end
 
-    def _upsert(self, target: Path, rows: pd.DataFrame, keep: str | None) -> None:
-        """Merge the rows into the stored partition (`keep`: which wins on the same key, "last"
-        the rows, "first" the stored ones; None: the rows replace it) and write it if that
-        changes it."""
+    def _upsert(self, target: Path, rows: pd.DataFrame, digest: bytes, keep: str | None) -> None:
+        """Merge the rows (whose digest is given) into the stored partition (`keep`: which wins
+        on the same key, "last" the rows, "first" the stored ones; None: the rows replace it)
+        and write it if that changes it."""
         remove_orphans(target.parent, target.name)
-        stored = self.conform(read_parquet_files([target])) if target.exists() else None
+        if stored_digest(target) == digest:
+            return  # the saved rows are the stored partition: file left as it was
+        stored = read_parquet_files([target]) if target.exists() else None
         if keep is None or stored is None:
-            merged = rows.reset_index(drop=True)
+            merged = rows
         else:
             both = pd.concat([stored, rows], ignore_index=True)
-            merged = self.conform(both.drop_duplicates(KEY_COLUMNS, keep=keep))
+            merged = sort_rows(both.drop_duplicates(KEY_COLUMNS, keep=keep))
         if stored is not None and merged.equals(stored):
-            logger.debug("%s: rows unchanged, file left as it was", target)
             return
         write_atomically(merged, target)
 
@@ -220,9 +264,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         remove_orphans(legacy.parent, legacy.name)
         if not legacy.is_file():
             return
-        rows = self.conform(read_parquet_files([legacy]))
-        for target, partition in self._partitions(rows):
-            self._upsert(target, partition, keep="first")
+        self._upsert_all(self.conform(read_parquet_files([legacy])), keep="first")
         legacy.unlink(missing_ok=True)
         logger.warning("%s: split into partitions under %s, then removed", legacy, self.path)
 
