@@ -11,6 +11,7 @@ from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
+from rps_kedro.datasets.latest_forecasts import LatestForecastsDataset
 from rps_kedro.datasets.live_skill_registry import LiveSkillRegistryDataset, ModelTestSkillDataset
 from rps_kedro.datasets.partitioned_parquet import BarsParquetDataset, PartitionedParquetDataset
 from rps_kedro.datasets.prediction_log import PredictionLogDataset
@@ -26,6 +27,7 @@ __all__ = [
     "ChampionModelDataset",
     "CryptoCompareDataset",
     "DeadlineExceededError",
+    "LatestForecastsDataset",
     "LiveSkillRegistryDataset",
     "MarketSourceDataset",
     "MarketRouterDataset",

@@ -28,10 +28,10 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 from rps_kedro.core.bars import KEY_COLUMNS, conform_bars, empty_bars
+from rps_kedro.core.symbol_names import symbol_file_name, symbol_from_file_name
 
 logger = logging.getLogger(__name__)
 SUFFIX = ".parquet"
@@ -104,30 +105,27 @@ def stored_digest(target: Path) -> bytes | None:
     return (pq.read_schema(target).metadata or {}).get(DIGEST)
 
 
-def write_atomically(frame: pd.DataFrame, target: Path) -> None:
-    """Write the rows and their digest to a temporary file beside the target, then rename it
-    over the target."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    digest = rows_digest(frame.columns, row_hashes(frame))
-    table = table.replace_schema_metadata({**table.schema.metadata, DIGEST: digest})
+def replace_atomically(target: Path, write: Callable[[str], object]) -> None:
+    """`write` a temporary file beside the target (given its path), then rename it over the
+    target: readers see the old file or the new one, never half of one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
     )
     os.close(handle)
     try:
-        pq.write_table(table, temporary)
+        write(temporary)
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
 
 
-def symbol_folder(symbol: str) -> str:
-    """A symbol as one safe folder name: percent-encoded, dots and underscores too (no `..`,
-    nothing hidden from parquet readers)."""
-    if not symbol:
-        raise ValueError("an empty symbol has no partition")
-    return quote(symbol, safe="").replace(".", "%2E").replace("_", "%5F")
+def write_parquet_atomically(frame: pd.DataFrame, target: Path) -> None:
+    """Write the rows and their digest to the target, atomically."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    digest = rows_digest(frame.columns, row_hashes(frame))
+    table = table.replace_schema_metadata({**table.schema.metadata, DIGEST: digest})
+    replace_atomically(target, partial(pq.write_table, table))
 
 
 def read_parquet_files(paths: list[Path]) -> pd.DataFrame:
@@ -204,7 +202,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 continue  # no rows at all
             month = months[start]
             name = f"{month // 100:04d}-{month % 100:02d}{SUFFIX}"
-            yield self.path / symbol_folder(symbols[start]) / name, start, end
+            yield self.path / symbol_file_name(symbols[start]) / name, start, end
 
     def _upsert(self, target: Path, rows: pd.DataFrame, digest: bytes, keep: str | None) -> None:
         """Merge the rows (whose digest is given) into the stored partition (`keep`: which wins
@@ -221,7 +219,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             merged = sort_rows(both.drop_duplicates(KEY_COLUMNS, keep=keep))
         if stored is not None and merged.equals(stored):
             return
-        write_atomically(merged, target)
+        write_parquet_atomically(merged, target)
 
     def _remove_partitions_except(self, kept: set[Path]) -> None:
         """Delete every stored partition not in `kept` (a full rebuild's stale ones)."""
@@ -238,7 +236,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         if not self.path.is_dir():
             return []
         folders = [folder for folder in self.path.iterdir() if folder.is_dir()]
-        return sorted(folders, key=lambda folder: unquote(folder.name))
+        return sorted(folders, key=lambda folder: symbol_from_file_name(folder.name))
 
     def _symbol_files(self, folder: Path, tail_rows: int | None = -1) -> list[Path]:
         """A symbol's partition files, oldest first: all, or its newest ones holding at least

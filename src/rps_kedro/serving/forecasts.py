@@ -1,9 +1,9 @@
 """GET /forecast/{symbol}: the latest scheduled forecast of a symbol, with its age.
 
-The hourly forecast pipeline (pipelines/forecast) writes every configured symbol's forecast to
-one JSON file; the service re-reads it when it changes, so a client gets the latest forecast
-without sending bars. 404 names an unknown symbol (and the known ones), 503 says that no
-forecast has been published yet.
+The hourly forecast pipeline (pipelines/forecast) writes each symbol's forecast to its own JSON
+file (datasets/latest_forecasts.py); the service reads the asked symbol's file again when it
+changes, so a client gets the latest forecast without sending bars. 404 names an unknown symbol
+(and the known ones), 503 says that no forecast has been published yet.
 """
 
 from __future__ import annotations
@@ -19,30 +19,40 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rps_kedro.core.symbol_names import symbol_file_name, symbol_from_file_name
 from rps_kedro.serving.schemas import ErrorDetail, ErrorResponse
+
+SUFFIX = ".json"
 
 
 class LatestForecasts:
-    """The published forecasts by symbol, read again whenever the file changes."""
+    """The published forecasts, one file per symbol, each read again whenever it changes."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
         self._lock = threading.Lock()
-        self._version: tuple[int, int] | None = None
-        self._forecasts: dict[str, dict[str, Any]] | None = None
+        self._read: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
-    def by_symbol(self) -> dict[str, dict[str, Any]] | None:
-        """The forecasts by symbol, or None before the first publication."""
+    def symbols(self) -> list[str]:
+        """The symbols with a published forecast."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            symbol_from_file_name(path.stem) for path in self.directory.glob(f"[!.]*{SUFFIX}")
+        )
+
+    def forecast(self, symbol: str) -> dict[str, Any] | None:
+        """The symbol's latest forecast, or None if it has none."""
+        path = self.directory / f"{symbol_file_name(symbol)}{SUFFIX}"
         try:
-            stat = self.path.stat()
+            stat = path.stat()
         except FileNotFoundError:
             return None
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a new file is renamed in
         with self._lock:
-            if version != self._version:
-                self._forecasts = json.loads(self.path.read_text())["forecasts"]
-                self._version = version
-            return self._forecasts
+            if symbol not in self._read or self._read[symbol][0] != version:
+                self._read[symbol] = (version, json.loads(path.read_text()))
+            return self._read[symbol][1]
 
 
 def _error(status: int, message: str, detail: ErrorDetail) -> JSONResponse:
@@ -56,25 +66,25 @@ def age_seconds(served_at: str, now: datetime) -> float:
 
 
 def forecast_app(path: Path) -> Starlette:
-    """The ASGI app answering GET /{symbol} from the published forecasts file."""
+    """The ASGI app answering GET /{symbol} from the published forecasts' folder."""
     forecasts = LatestForecasts(path)
 
     async def latest(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]
-        table = forecasts.by_symbol()
-        if table is None:
-            detail = ErrorDetail(
-                loc=[], msg="the hourly forecast has not run yet", type="no_forecasts"
-            )
-            return _error(503, "no scheduled forecast yet", detail)
-        if symbol not in table:
+        record = forecasts.forecast(symbol)
+        if record is None:
+            known = forecasts.symbols()
+            if not known:
+                detail = ErrorDetail(
+                    loc=[], msg="the hourly forecast has not run yet", type="no_forecasts"
+                )
+                return _error(503, "no scheduled forecast yet", detail)
             detail = ErrorDetail(
                 loc=["path", "symbol"],
-                msg=f"no scheduled forecast for {symbol!r}; forecasted: {', '.join(sorted(table))}",
+                msg=f"no scheduled forecast for {symbol!r}; forecasted: {', '.join(known)}",
                 type="unknown_symbol",
             )
             return _error(404, "unknown symbol", detail)
-        record = table[symbol]
         return JSONResponse(
             {**record, "age_seconds": age_seconds(record["served_at"], datetime.now(UTC))}
         )

@@ -48,7 +48,7 @@ def test_every_symbol_gets_the_forecast_of_its_next_bar(forecast_catalog, simula
     assert (forecasts["persistence_log_return"] == 0).all()
     assert (forecasts["har_volatility"] > 0).all()
 
-    published = forecast_catalog["latest_forecasts"].load()["forecasts"]
+    published = forecast_catalog["latest_forecasts"].load()
     assert sorted(published) == sorted(SYMBOLS)
     assert published["BTC-USD"]["prediction_for"].endswith("Z")
 
@@ -56,7 +56,7 @@ def test_every_symbol_gets_the_forecast_of_its_next_bar(forecast_catalog, simula
 def test_no_champion_no_forecasts(forecast_catalog):
     forecast_catalog["champion_bundle"] = NoChampion()
     SequentialRunner().run(create_pipeline(), forecast_catalog)
-    assert forecast_catalog["latest_forecasts"].load() == {"forecasts": {}}
+    assert forecast_catalog["latest_forecasts"].load() == {}
     assert forecast_catalog["prediction_log"].load() == {}
 
 
@@ -74,7 +74,7 @@ def test_a_forecast_out_of_the_training_range_is_the_baselines_and_says_so(
         "baseline": "har",
     }
     SequentialRunner().run(create_pipeline(), forecast_catalog)
-    published = pd.DataFrame(forecast_catalog["latest_forecasts"].load()["forecasts"]).T
+    published = pd.DataFrame(forecast_catalog["latest_forecasts"].load()).T
     assert (published["fallback"] == (published["out_of_range_share"] > 0)).all()
     btc = published.loc["BTC-USD"]
     assert btc["fallback"] and "outside the training range" in btc["fallback_reason"]

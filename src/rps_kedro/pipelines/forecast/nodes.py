@@ -1,8 +1,8 @@
 """The scheduled forecast: the champion's forecast of the bar after each configured symbol's
 latest primary bar, through the bundle's own `predict` (the contract the service serves).
 
-The forecasts are written twice: as the latest forecast per symbol (what GET /forecast/{symbol}
-answers) and as rows of the prediction log, in the service's format with `source: scheduled`,
+The forecasts are written twice: as the latest forecast per symbol (one file each, what
+GET /forecast/{symbol} answers) and as rows of the prediction log, in the service's format with `source: scheduled`,
 so live scoring judges them like the forecasts answered over HTTP.
 """
 
@@ -77,6 +77,6 @@ def prediction_log_partition(forecasts: pd.DataFrame) -> dict[str, pd.DataFrame]
 
 
 def latest_forecasts(forecasts: pd.DataFrame) -> dict[str, Any]:
-    """The forecasts by symbol, for GET /forecast/{symbol}."""
+    """The forecasts by symbol, for GET /forecast/{symbol} (one file each)."""
     records = _with_text_times(forecasts).to_dict(orient="records") if len(forecasts) else []
-    return {"forecasts": {record["symbol"]: record for record in records}}
+    return {record["symbol"]: record for record in records}
