@@ -56,7 +56,7 @@ def refreshed_light_project(project) -> BarsParquetDataset:
 
 def partition_bytes(primary: BarsParquetDataset) -> dict[str, bytes]:
     """Every file of the primary bars with its bytes, by path."""
-    return {str(path): path.read_bytes() for path in sorted(primary.path.rglob("*"))}
+    return {str(path): path.read_bytes() for path in primary.path.rglob("*") if path.is_file()}
 
 
 def replay_next(project, snapshot: pd.DataFrame) -> None:
