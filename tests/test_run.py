@@ -108,6 +108,24 @@ def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
     assert newest["BTC-USD"] < history["timestamp"].max()
 
 
+def test_an_earlier_versions_single_file_is_split_into_partitions_and_grown(project):
+    primary = refreshed_light_project(project)
+    history = primary.load()
+    shutil.rmtree(primary.path)  # the layout of an earlier version: one file
+    legacy = project / "data/03_primary/bars.parquet"
+    history.to_parquet(legacy, index=False)
+    run = kedro_run(
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-04 00:00"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not legacy.exists()
+    grown = primary.load()
+    kept = grown[grown["timestamp"] <= history["timestamp"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, history)
+    assert grown["timestamp"].max() == pd.Timestamp("2025-06-04 00:00", tz="UTC")
+    assert len(grown) == len(history) + 24 + 7, "one more day: BTC-USD's 24 bars, AAPL's 7"
+
+
 def test_badly_typed_snapshot_is_judged_by_the_gate_with_a_saved_result(project):
     primary = refreshed_light_project(project)
     before = partition_bytes(primary)
