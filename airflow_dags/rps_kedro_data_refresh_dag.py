@@ -53,7 +53,7 @@ def _run_kedro_node(dag_run, node_names=None, namespaces=None, runtime_params=No
 
 # `shards` in airflow.yml: these tasks are mapped over symbol shards (one task instance per shard,
 # on any worker); each runs its share of the symbols (rps_kedro.sharding).
-SHARD_COUNT = 1
+SHARD_COUNT = 2
 SHARDS = list(range(SHARD_COUNT))
 
 

@@ -1,14 +1,21 @@
 """Data refresh benchmark: the validation gate, the features and the data profile on N symbols x
-Y years of hourly bars, with the project's parameters; cProfile says what dominates."""
+Y years of hourly bars, with the project's parameters; cProfile says what dominates. Then one
+hourly refresh over 1 and 2 years of stored history, the same new bars: what it reads, writes,
+takes and holds (`hourly_refresh`)."""
 
 from __future__ import annotations
 
 import cProfile
 import importlib
+import logging
+import multiprocessing
+import os
 import pstats
 import resource
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +33,7 @@ from rps_kedro.pipelines.features.nodes import (
     profile_model_input,
 )
 from rps_kedro.pipelines.validation.nodes import check_bars_quality
+from tests.conftest import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 END = pd.Timestamp("2026-01-01 00:00")
@@ -210,6 +218,129 @@ def run(
     }
 
 
+# ---- one hourly refresh, 1 year vs 2 years of stored history -----------------------------------
+REFRESH_END = pd.Timestamp("2025-06-03 15:00")  # a Tuesday in the NYSE session: every symbol trades
+REFRESH_NAMESPACES = ["ingestion", "validation", "features"]  # forecast and live scoring need a
+# champion and a Pushgateway; they read the same recent bars as the features
+
+
+def _proc_io() -> dict[str, int]:
+    """This process's characters read and written so far (/proc/self/io: every read and write)."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return {"read": int(fields["rchar"]), "written": int(fields["wchar"])}
+
+
+def _data_files(project: Path) -> dict[Path, int]:
+    """Every file under the project's data/ with its modification time (ns)."""
+    return {
+        path: path.stat().st_mtime_ns for path in (project / "data").rglob("*") if path.is_file()
+    }
+
+
+def _refresh_project(workdir: Path, symbols: list[str], days: int, first: pd.Timestamp) -> Path:
+    """A project copy whose catalog holds `days` of every symbol's history before REFRESH_END
+    (primary bars and model_input, as the last run left them) and whose simulated market
+    (origin `first`, the same for every history length) has the bar at REFRESH_END."""
+    project = copy_project(workdir / "project")
+    hours = int((REFRESH_END - first) / pd.Timedelta(hours=1)) + 1
+    (project / "conf/local/parameters.yml").write_text(
+        f"ingestion:\n  symbols: {symbols}\ndata_profile:\n  enabled: false\n"
+    )
+    (project / "conf/local/catalog.yml").write_text(
+        "market_source:\n  type: rps_kedro.datasets.SimulatedMarketDataset\n"
+        f"  seed: 1\n  origin: '{first}'\n  end: '{REFRESH_END}'\n  backfill_hours: {hours}\n"
+    )
+    bars = simulate_bars(symbols, first, REFRESH_END)
+    start = REFRESH_END - pd.Timedelta(days=days)
+    history = bars[(bars["timestamp"] >= start.tz_localize("UTC"))]
+    history = history[history["timestamp"] < REFRESH_END.tz_localize("UTC")].reset_index(drop=True)
+    catalog = _project_catalog(project)
+    catalog.save("primary_bars", history)
+    catalog.save("model_input", build_model_input(history, project_parameters()["features"]))
+    return project
+
+
+def _project_catalog(project: Path) -> Any:
+    """The project's catalog and parameters (conf/base + conf/local), its relative paths under
+    `project`."""
+    from kedro.io import DataCatalog  # noqa: PLC0415
+
+    config = load_config("catalog", project / "conf", "local")
+    os.chdir(project)  # the catalog's paths are relative to the project, as in `kedro run`
+    catalog = DataCatalog.from_config(config)
+    parameters = load_config("parameters", project / "conf", "local")
+    for name, value in parameters.items():  # `params:<name>` and `params:<name>.<key>`
+        catalog[f"params:{name}"] = value
+        for key, inner in value.items():
+            catalog[f"params:{name}.{key}"] = inner
+    return catalog
+
+
+def _seed(workdir: str, symbol_count: int, days: int, first: str) -> int:
+    """In a fresh process: a project in `workdir` with `days` of history; its stored bars."""
+    symbols = benchmark_symbols(symbol_count)
+    project = _refresh_project(Path(workdir), symbols, days, pd.Timestamp(first))
+    return len(_project_catalog(project).load("primary_bars"))
+
+
+def _refresh(project: str) -> dict[str, Any]:
+    """In a fresh process: run the data refresh's ingestion, gate and features once; what it
+    cost (time, bytes read and written by the process, data files written, peak memory)."""
+    from kedro.runner import SequentialRunner  # noqa: PLC0415
+
+    from rps_kedro.pipeline_registry import register_pipelines  # noqa: PLC0415
+
+    importlib.import_module("great_expectations")  # imported by the gate's first call
+    logging.disable(logging.INFO)  # Kedro's line per dataset and node, the gate's per symbol
+    pipeline = register_pipelines()["data_refresh"].only_nodes_with_namespaces(REFRESH_NAMESPACES)
+    catalog = _project_catalog(Path(project))
+    before, files = _proc_io(), _data_files(Path(project))
+    start_rss = _peak_rss_mib(reset=True)
+    started = time.perf_counter()
+    SequentialRunner().run(pipeline, catalog)
+    wall = time.perf_counter() - started
+    peak_rss = _peak_rss_mib()
+    after = _proc_io()
+    written = [
+        path.stat().st_size
+        for path, mtime in _data_files(Path(project)).items()
+        if files.get(path) != mtime
+    ]
+    return {
+        "stored_bars_after": len(_project_catalog(Path(project)).load("primary_bars")),
+        "wall_seconds": round(wall, 2),
+        "read_mib": round((after["read"] - before["read"]) / 2**20, 1),
+        "written_mib": round((after["written"] - before["written"]) / 2**20, 1),
+        "data_files_written": len(written),
+        "data_mib_written": round(sum(written) / 2**20, 2),
+        "start_rss_mib": start_rss,
+        "peak_rss_mib": peak_rss,
+    }
+
+
+def _in_fresh_process(function: Callable[..., Any], *arguments: Any) -> Any:
+    """The function's result, run in a new Python process (its memory the function's alone)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *arguments).result()
+
+
+def hourly_refresh(symbol_count: int = 100, history_days: tuple[int, ...] = (365, 730)) -> dict:
+    """One hourly refresh (ingestion, gate, features of the data_refresh pipeline) of
+    `symbol_count` symbols over each stored history length, the same new bar for every symbol;
+    the history is stored by one process, the refresh measured in another."""
+    first = str(REFRESH_END - pd.Timedelta(days=max(history_days)))
+    runs = []
+    for days in history_days:
+        with tempfile.TemporaryDirectory(prefix="bench-refresh-") as workdir:
+            stored = _in_fresh_process(_seed, workdir, symbol_count, days, first)
+            figures = _in_fresh_process(_refresh, str(Path(workdir) / "project"))
+        after = figures.pop("stored_bars_after")
+        runs.append(
+            {"history_days": days, "stored_bars": stored, "new_bars": after - stored, **figures}
+        )
+    return {"symbols": symbol_count, "new_bar_at": str(REFRESH_END), "runs": runs}
+
+
 def main() -> None:
     """Measure at full size and write the figures."""
-    write_figures("data_refresh", run())
+    write_figures("data_refresh", {**run(), "hourly_refresh": hourly_refresh()})

@@ -33,7 +33,7 @@ import yaml
 
 from benchmarks.bench_ingestion import benchmark_symbols
 from benchmarks.harness import write_figures
-from rps_kedro.serving.forecasts import published_forecasts
+from rps_kedro.datasets import LatestForecastsDataset
 from tests.conftest import LIGHT_PARAMETERS, PROJECT_ROOT, copy_project, kedro_run
 from tests.support.airflow import DAGS_FOLDER, running_airflow
 
@@ -41,7 +41,7 @@ SIZES = [10, 100, 1000]
 GOALS = {100: 30.0, 1000: 120.0}  # seconds through Airflow
 DAG_ID = "rps_kedro_data_refresh"
 FORECAST_TASK = "forecast"  # the forecast namespace's task (one per shard) publishes forecasts
-LATEST_FORECASTS = "data/07_model_output/latest_forecasts"  # one file per shard
+LATEST_FORECASTS = "data/07_model_output/latest_forecasts"
 VALIDATION_RESULTS = "data/08_reporting/validation/validation_result.json"
 TRAINED_AT = pd.Timestamp("2025-06-03 15:00")  # a Tuesday in the NYSE session: stocks trade
 # Kedro's closing line, "Pipeline execution completed successfully in 4.5 sec." (Rich may wrap it)
@@ -92,7 +92,7 @@ def prepared_project(workdir: Path, symbols: list[str]) -> Path:
 
 def forecast_bars(project: Path) -> dict[str, str]:
     """Symbol -> the bar time of its latest published forecast."""
-    published = published_forecasts(project / LATEST_FORECASTS) or {}
+    published = LatestForecastsDataset(str(project / LATEST_FORECASTS)).load()
     return {symbol: forecast["timestamp"] for symbol, forecast in published.items()}
 
 

@@ -28,12 +28,12 @@ def _run_ingestion(
 ) -> pd.DataFrame:
     catalog = DataCatalog()
     catalog["market_source"] = MemoryDataset(source, copy_mode="assign")
-    catalog["bars_history"] = BarsParquetDataset(str(workdir / "bars.parquet"), missing_ok=True)
+    catalog["bars_history"] = BarsParquetDataset(str(workdir / "bars"), missing_ok=True)
     catalog["params:ingestion.symbols"] = symbols
     catalog["raw_bars_snapshot"] = ParquetDataset(
         filepath=str(workdir / "snapshot.parquet"), version=None
     )
-    catalog["merged_bars"] = BarsParquetDataset(str(workdir / "bars.parquet"))
+    catalog["merged_bars"] = BarsParquetDataset(str(workdir / "bars"))
     SequentialRunner().run(create_pipeline(), catalog)
     return catalog["merged_bars"].load()
 

@@ -146,3 +146,18 @@ def test_training_benchmark_times_the_default_run_node_by_node(tmp_path):
     assert {"ingestion.fetch_new_bars", "features.build_model_input"} <= set(nodes)
     assert list(nodes.values()) == sorted(nodes.values(), reverse=True)
     assert 0 < figures["nodes_seconds"] < figures["wall_seconds"]
+
+
+def test_an_hourly_refresh_writes_the_same_over_a_short_and_a_long_history():
+    # 180 days hold more than the recent bars the refresh reads (globals.recent_bars: 744, five
+    # months of a stock's session bars): it reads the same months of both histories
+    figures = bench_data_refresh.hourly_refresh(symbol_count=4, history_days=(180, 360))
+    short, long = figures["runs"]
+    assert long["stored_bars"] > 1.9 * short["stored_bars"]
+    assert short["new_bars"] == long["new_bars"] == 4, "a Tuesday's session bar for every symbol"
+    # the new month's bars and features of each symbol, the snapshot, the gate's result
+    assert short["data_files_written"] == long["data_files_written"] <= 4 * 2 + 5
+    assert long["data_mib_written"] < 1.1 * short["data_mib_written"]
+    assert long["read_mib"] < 1.1 * short["read_mib"]
+    for run in figures["runs"]:
+        assert run["wall_seconds"] > 0 and run["peak_rss_mib"] >= run["start_rss_mib"] > 0

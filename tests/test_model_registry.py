@@ -115,7 +115,7 @@ def test_registered_versions_carry_a_model_card_and_their_training_data(registry
 def test_champion_pyfunc_predicts_from_raw_bars_like_training(registry_project):
     project, _ = registry_project
     model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@champion")
-    bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
+    bars = pd.read_parquet(project / "data/03_primary/bars")
     predictions = model.predict(as_model_input(bars))
     training = pd.read_parquet(project / "data/07_model_output/test_predictions.parquet")
     served = _decision(project, "demanding")["served"]  # same data and models as the champion

@@ -1,7 +1,7 @@
 """End to end: `kedro run` on a temporary copy of the project, twice, incrementally."""
 
 import json
-from pathlib import Path
+import shutil
 
 import pandas as pd
 import pytest
@@ -11,6 +11,7 @@ from rps_kedro.datasets import BarsParquetDataset
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
+PRIMARY_BARS = "data/03_primary/bars"
 
 
 def _snapshots(project):
@@ -27,7 +28,7 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     assert list(bars.columns) == BAR_COLUMNS
     assert set(bars["symbol"]) == {"AAPL", "MSFT", "SPY", "BTC-USD", "ETH-USD"}
     assert bars["timestamp"].max() == pd.Timestamp("2025-06-01 00:00", tz="UTC")
-    history = pd.read_parquet(project / "data/03_primary/bars.parquet")
+    history = BarsParquetDataset(str(project / PRIMARY_BARS)).load()
     assert len(history) == len(bars)
 
     second = kedro_run(
@@ -38,19 +39,24 @@ def test_kedro_run_ingests_then_updates_incrementally(project):
     update = pd.read_parquet(_snapshots(project)[-1])
     assert set(update["symbol"]) == {"BTC-USD", "ETH-USD"}, "Sunday: only crypto traded"
     assert update.groupby("symbol").size().tolist() == [24, 24]
-    merged = pd.read_parquet(project / "data/03_primary/bars.parquet")
+    merged = BarsParquetDataset(str(project / PRIMARY_BARS)).load()
     assert len(merged) == len(history) + 48
     assert not merged.duplicated(["symbol", "timestamp"]).any()
 
 
-def refreshed_light_project(project) -> Path:
-    """Two symbols refreshed up to 2025-06-03 by the simulator; the primary bars' path."""
+def refreshed_light_project(project) -> BarsParquetDataset:
+    """Two symbols refreshed up to 2025-06-03 by the simulator; the primary bars."""
     write_light_parameters(project)
     clean = kedro_run(
         project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-03 00:00"
     )
     assert clean.returncode == 0, clean.stderr[-3000:]
-    return project / "data/03_primary/bars.parquet"
+    return BarsParquetDataset(str(project / PRIMARY_BARS))
+
+
+def partition_bytes(primary: BarsParquetDataset) -> dict[str, bytes]:
+    """Every file of the primary bars with its bytes, by path."""
+    return {str(path): path.read_bytes() for path in primary.path.rglob("*") if path.is_file()}
 
 
 def replay_next(project, snapshot: pd.DataFrame) -> None:
@@ -65,16 +71,17 @@ def replay_next(project, snapshot: pd.DataFrame) -> None:
 
 def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
     primary = refreshed_light_project(project)
-    complete = pd.read_parquet(primary)
+    complete = primary.load()
     last_day = complete["timestamp"] > pd.Timestamp("2025-06-02 00:00", tz="UTC")
-    BarsParquetDataset(str(primary)).save(complete[~last_day])
-    history = pd.read_parquet(primary)
+    shutil.rmtree(primary.path)  # saves only grow the primary bars: drop the last day by hand
+    primary.save(complete[~last_day])
+    history = primary.load()
     snapshot = complete[last_day].reset_index(drop=True)
     snapshot.loc[snapshot.index[snapshot["symbol"] == "BTC-USD"][3], "low"] = -1.0
     replay_next(project, snapshot)
     run = kedro_run(project, "--pipelines", "ingestion,validation,features")
     assert run.returncode == 0, run.stderr[-3000:]
-    refreshed = pd.read_parquet(primary)
+    refreshed = primary.load()
     pd.testing.assert_frame_equal(
         refreshed[refreshed["symbol"] == "AAPL"].reset_index(drop=True),
         complete[complete["symbol"] == "AAPL"].reset_index(drop=True),
@@ -95,16 +102,34 @@ def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
     assert len(held) == int(snapshot["symbol"].eq("BTC-USD").sum())
     output = run.stdout + run.stderr
     assert "BTC-USD (quarantined)" in output and "low > 0" in output
-    model_input = pd.read_parquet(project / "data/05_model_input/model_input.parquet")
+    model_input = pd.read_parquet(project / "data/05_model_input/model_input")
     newest = model_input.groupby("symbol")["timestamp"].max()
     assert newest["AAPL"] > history.loc[history["symbol"] == "AAPL", "timestamp"].max()
     assert newest["BTC-USD"] < history["timestamp"].max()
 
 
+def test_an_earlier_versions_single_file_is_split_into_partitions_and_grown(project):
+    primary = refreshed_light_project(project)
+    history = primary.load()
+    shutil.rmtree(primary.path)  # the layout of an earlier version: one file
+    legacy = project / "data/03_primary/bars.parquet"
+    history.to_parquet(legacy, index=False)
+    run = kedro_run(
+        project, "--pipelines", "ingestion,validation", "--params", "simulator_end=2025-06-04 00:00"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not legacy.exists()
+    grown = primary.load()
+    kept = grown[grown["timestamp"] <= history["timestamp"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, history)
+    assert grown["timestamp"].max() == pd.Timestamp("2025-06-04 00:00", tz="UTC")
+    assert len(grown) == len(history) + 24 + 7, "one more day: BTC-USD's 24 bars, AAPL's 7"
+
+
 def test_badly_typed_snapshot_is_judged_by_the_gate_with_a_saved_result(project):
     primary = refreshed_light_project(project)
-    before = primary.read_bytes()
-    history = pd.read_parquet(primary)
+    before = partition_bytes(primary)
+    history = primary.load()
     snapshot = history.groupby("symbol").tail(2).copy()
     snapshot["timestamp"] = (snapshot["timestamp"] + pd.Timedelta(days=7)).dt.tz_localize(None)
     snapshot["volume"] = snapshot["volume"].map(str)
@@ -113,7 +138,7 @@ def test_badly_typed_snapshot_is_judged_by_the_gate_with_a_saved_result(project)
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr
     assert "DataQualityError" in output and "failed for 2 of 2 symbols" in output
-    assert primary.read_bytes() == before
+    assert partition_bytes(primary) == before
     results = (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
     result = json.loads(sorted(results)[-1].read_text())
     assert result["symbol_status"] == {"AAPL": "quarantined", "BTC-USD": "quarantined"}
@@ -125,7 +150,7 @@ def test_live_environment_without_key_fails_at_once_naming_the_variable(project,
     result = kedro_run(project, "--env", "live")
     assert result.returncode != 0
     assert "ALPHAVANTAGE_API_KEY" in result.stdout + result.stderr
-    assert not (project / "data/03_primary/bars.parquet").exists()
+    assert not (project / PRIMARY_BARS).exists()
 
 
 def test_hundreds_of_symbols_fit_in_the_tracked_parameters(project):

@@ -32,7 +32,7 @@ from rps_kedro.core.features import required_lookback
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:3000"
-DEFAULT_BARS = Path("data/03_primary/bars.parquet")
+DEFAULT_BARS = Path("data/03_primary/bars")
 
 
 def bars_payload(bars: pd.DataFrame) -> list[dict[str, Any]]:
@@ -101,7 +101,9 @@ def post(url: str, body: dict[str, Any], timeout: float = 60) -> tuple[int, dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the service (default {DEFAULT_URL})")
-    parser.add_argument("--bars", type=Path, default=DEFAULT_BARS, help="primary bars (parquet)")
+    parser.add_argument(
+        "--bars", type=Path, default=DEFAULT_BARS, help="primary bars (a parquet file or folder)"
+    )
     parser.add_argument("--hours", type=int, default=48, help="bars per symbol to forecast")
     parser.add_argument("--conf", type=Path, default=Path("conf"), help="the project's conf/")
     parser.add_argument(

@@ -34,6 +34,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     # default run and the features stage make it.
     profile = features.create_pipeline().only_nodes("features.profile_model_input")
     forecast_and_score = forecast.create_pipeline() + live_scoring.create_pipeline()
+    # The hourly refresh reads and writes each symbol's recent bars only: the gate's output and
+    # the features' input and output become the recent views of the same partitions
+    # (conf/base/catalog.yml), so its cost does not grow with the length of the history.
+    refresh = Pipeline(
+        bars_to_features - profile + forecast_and_score,
+        outputs={"primary_bars": "recent_primary_bars", "model_input": "recent_model_input"},
+    )
     modelling = (
         training.create_pipeline() + promotion.create_pipeline() + reporting.create_pipeline()
     )
@@ -47,6 +54,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "forecast": forecast.create_pipeline(),
         "live_scoring": live_scoring.create_pipeline(),
         "modelling": as_model_pipeline(modelling),
-        "data_refresh": bars_to_features - profile + forecast_and_score,
+        "data_refresh": refresh,
         "__default__": as_model_pipeline(bars_to_features + modelling),
     }

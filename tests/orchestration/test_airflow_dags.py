@@ -98,8 +98,8 @@ def test_data_refresh_dag_runs_end_to_end_and_writes_primary_bars_and_features(
     assert result["state"] == "success", completed.stdout[-6000:]
     assert set(result["tasks"].values()) == {"success"}, result["tasks"]
 
-    bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
+    bars = pd.read_parquet(project / "data/03_primary/bars")
     assert bars["timestamp"].max() == pd.Timestamp(SIMULATOR_END, tz="UTC")
-    model_input = pd.read_parquet(project / "data/05_model_input/model_input.parquet")
+    model_input = pd.read_parquet(project / "data/05_model_input/model_input")
     assert len(model_input) > 0
     assert set(model_input["symbol"]) == set(bars["symbol"])

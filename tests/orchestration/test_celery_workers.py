@@ -17,7 +17,7 @@ from benchmarks.bench_freshness import (
     hour_after_training,
     prepared_project,
 )
-from rps_kedro.serving.forecasts import published_forecasts
+from rps_kedro.datasets import LatestForecastsDataset
 from tests.conftest import PROJECT_ROOT, kedro_run
 from tests.support.airflow import CeleryBackends, running_airflow
 from tests.support.databases import running_postgres, running_redis
@@ -32,7 +32,7 @@ WHEN_MADE = ("served_at", "request_id")
 
 def published(project: Path) -> dict[str, dict]:
     """Symbol -> its latest forecast, without when it was made (the rest must be equal)."""
-    forecasts = published_forecasts(project / LATEST_FORECASTS)
+    forecasts = LatestForecastsDataset(str(project / LATEST_FORECASTS)).load()
     return {
         symbol: {key: value for key, value in forecast.items() if key not in WHEN_MADE}
         for symbol, forecast in forecasts.items()

@@ -114,7 +114,7 @@ def test_dvc_repro_push_pull_restores_identical_data_and_a_second_repro_runs_not
     first = dvc("repro", timeout=900).stdout
     for stage in stages:
         assert f"Running stage '{stage}'" in first
-    bars = pd.read_parquet(repo / "data/03_primary/bars.parquet")
+    bars = pd.read_parquet(repo / "data/03_primary/bars")
     assert bars["timestamp"].max() == pd.Timestamp(SIMULATOR_END, tz="UTC")
     outs = _outs(stages)
     assert all((repo / out).exists() for out in outs)

@@ -129,7 +129,7 @@ def session_model(root: Path, small_model: bool = True) -> TrainedModel:
         project = train_project(root / "project", small_model=small_model)
         home = root / "bentoml"
         tag = seed_bentoml_home(project, home)
-        bars = pd.read_parquet(project / "data/03_primary/bars.parquet")
+        bars = pd.read_parquet(project / "data/03_primary/bars")
         _session_models[small_model] = TrainedModel(project, home, tag, bars)
     return _session_models[small_model]
 

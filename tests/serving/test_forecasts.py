@@ -1,18 +1,21 @@
-"""GET /forecast/{symbol} on the forecasts file: the latest record with its age, 404, 503."""
+"""GET /forecast/{symbol} on the forecasts' folder: the latest record with its age, 404, 503."""
 
 import json
 from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
+from rps_kedro.core.symbol_names import symbol_file_name
 from rps_kedro.serving.forecasts import forecast_app
 
 
-def _publish(folder, served_at: datetime, symbols: list[str], shard: str = "shard-0-of-1") -> None:
+def _publish(path, served_at: datetime, symbols: list[str]) -> None:
+    """One file per symbol, as the forecast pipeline's dataset writes them."""
     stamp = served_at.isoformat().replace("+00:00", "Z")
-    records = {s: {"symbol": s, "served_at": stamp, "predicted_close": 1.5} for s in symbols}
-    folder.mkdir(exist_ok=True)
-    (folder / f"{shard}.json").write_text(json.dumps({"forecasts": records}))
+    path.mkdir(exist_ok=True)
+    for symbol in symbols:
+        record = {"symbol": symbol, "served_at": stamp, "predicted_close": 1.5}
+        (path / f"{symbol_file_name(symbol)}.json").write_text(json.dumps(record))
 
 
 def test_the_latest_forecast_of_a_symbol_with_its_age(tmp_path):
@@ -31,18 +34,9 @@ def test_the_latest_forecast_of_a_symbol_with_its_age(tmp_path):
     assert unknown.status_code == 404
     assert "AAPL, BTC-USD" in unknown.json()["detail"][0]["msg"]
 
-    _publish(path, datetime.now(UTC), ["DOGE-USD"])  # a new publication is read at once
+    _publish(path, datetime.now(UTC), ["DOGE-USD", "BRK.B"])  # a new publication is read at once
     assert client.get("/DOGE-USD").json()["age_seconds"] < 60
-    assert client.get("/BTC-USD").status_code == 404
-
-
-def test_every_shards_forecasts_are_answered_the_newest_of_a_symbol_winning(tmp_path):
-    folder = tmp_path / "latest_forecasts"
-    client = TestClient(forecast_app(folder))
-    now = datetime.now(UTC)
-    _publish(folder, now - timedelta(hours=2), ["AAPL", "BTC-USD"], "shard-0-of-1")  # before shards
-    _publish(folder, now - timedelta(minutes=5), ["AAPL"], "shard-0-of-2")
-    _publish(folder, now - timedelta(minutes=4), ["BTC-USD", "ETH-USD"], "shard-1-of-2")
-    ages = {s: client.get(f"/{s}").json()["age_seconds"] for s in ["AAPL", "BTC-USD", "ETH-USD"]}
-    assert 290 <= ages["AAPL"] <= 400
-    assert 230 <= ages["BTC-USD"] <= 340 and 230 <= ages["ETH-USD"] <= 340
+    assert client.get("/BRK.B").status_code == 200
+    assert client.get("/BTC-USD").json()["age_seconds"] > 1790, "another shard's, as it was"
+    _publish(path, datetime.now(UTC), ["BTC-USD"])
+    assert client.get("/BTC-USD").json()["age_seconds"] < 60

@@ -40,7 +40,7 @@ from tools import replay_traffic
 
 pytestmark = pytest.mark.integration
 
-PRIMARY_BARS = "data/03_primary/bars.parquet"
+PRIMARY_BARS = "data/03_primary/bars"
 ADVANCED_END = "2025-06-02 18:00"  # 42 h after SIMULATOR_END (a Sunday): AAPL's Monday session
 REQUESTS_PER_SYMBOL = 32
 

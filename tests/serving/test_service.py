@@ -19,7 +19,7 @@ import yaml
 from rps_kedro.core.bars import as_model_input
 from rps_kedro.core.features import feature_columns, required_lookback
 from rps_kedro.core.model_names import REGISTERED_MODEL_NAME
-from rps_kedro.datasets import SimulatedMarketDataset
+from rps_kedro.datasets import LatestForecastsDataset, SimulatedMarketDataset
 from rps_kedro.pipelines.forecast.nodes import forecast_next_hour, latest_forecasts
 from rps_kedro.serving.settings import settings
 from tests.conftest import project_parameters
@@ -370,10 +370,8 @@ def test_get_forecast_answers_the_scheduled_forecast_like_predict(service, train
         ["BTC-USD", "AAPL"],
         project_parameters()["forecast"]["fallback"],
     )
-    folder = trained_model.project / settings().forecasts.path  # the service's working directory
-    folder.mkdir(parents=True, exist_ok=True)
-    published = latest_forecasts(forecasts, SimulatedMarketDataset())
-    (folder / "shard-0-of-1.json").write_text(json.dumps(published))
+    path = trained_model.project / settings().forecasts.path  # the service's working directory
+    LatestForecastsDataset(str(path)).save(latest_forecasts(forecasts, SimulatedMarketDataset()))
 
     status, body = service.get("/forecast/BTC-USD")
     assert status == 200, body

@@ -7,12 +7,13 @@ from rps_kedro.datasets._http import (
     RateLimitError,
 )
 from rps_kedro.datasets.alpha_vantage import AlphaVantageDataset
-from rps_kedro.datasets.bars_parquet import BarsParquetDataset
 from rps_kedro.datasets.base import MarketSourceDataset
 from rps_kedro.datasets.binance import BinanceDataset
 from rps_kedro.datasets.champion import ChampionModelDataset
 from rps_kedro.datasets.cryptocompare import CryptoCompareDataset
+from rps_kedro.datasets.latest_forecasts import LatestForecastsDataset
 from rps_kedro.datasets.live_skill_registry import LiveSkillRegistryDataset, ModelTestSkillDataset
+from rps_kedro.datasets.partitioned_parquet import BarsParquetDataset, PartitionedParquetDataset
 from rps_kedro.datasets.prediction_log import PredictionLogDataset
 from rps_kedro.datasets.pushgateway import PushgatewayDataset
 from rps_kedro.datasets.replay import ReplayMarketDataset
@@ -26,11 +27,13 @@ __all__ = [
     "ChampionModelDataset",
     "CryptoCompareDataset",
     "DeadlineExceededError",
+    "LatestForecastsDataset",
     "LiveSkillRegistryDataset",
     "MarketSourceDataset",
     "MarketRouterDataset",
     "MissingCredentialsError",
     "ModelTestSkillDataset",
+    "PartitionedParquetDataset",
     "PredictionLogDataset",
     "ProviderError",
     "PushgatewayDataset",

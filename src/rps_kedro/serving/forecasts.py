@@ -1,10 +1,9 @@
 """GET /forecast/{symbol}: the latest scheduled forecast of a symbol, with its age.
 
-The hourly forecast pipeline (pipelines/forecast) writes its symbols' forecasts to one JSON file
-per symbol shard in a folder (`shard-<i>-of-<n>.json`: shards run on different workers); the
-service reads them all again when one changes, the newest forecast of a symbol winning, so a
-client gets the latest forecast without sending bars. 404 names an unknown symbol (and the known
-ones), 503 says that no forecast has been published yet.
+The hourly forecast pipeline (pipelines/forecast) writes each symbol's forecast to its own JSON
+file (datasets/latest_forecasts.py); the service reads the asked symbol's file again when it
+changes, so a client gets the latest forecast without sending bars. 404 names an unknown symbol
+(and the known ones), 503 says that no forecast has been published yet.
 """
 
 from __future__ import annotations
@@ -20,44 +19,40 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rps_kedro.core.symbol_names import symbol_file_name, symbol_from_file_name
 from rps_kedro.serving.schemas import ErrorDetail, ErrorResponse
 
-
-def published_forecasts(folder: Path) -> dict[str, dict[str, Any]] | None:
-    """Every shard file's forecasts by symbol, the newest of a symbol winning (a file left by an
-    earlier shard count may hold an older one); None before the first publication."""
-    files = sorted(Path(folder).glob("*.json"))
-    if not files:
-        return None
-    forecasts: dict[str, dict[str, Any]] = {}
-    for file in files:
-        for symbol, record in json.loads(file.read_text())["forecasts"].items():
-            if symbol not in forecasts or record["served_at"] > forecasts[symbol]["served_at"]:
-                forecasts[symbol] = record
-    return forecasts
+SUFFIX = ".json"
 
 
 class LatestForecasts:
-    """The published forecasts by symbol, read again whenever a shard's file changes."""
+    """The published forecasts, one file per symbol, each read again whenever it changes."""
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
         self._lock = threading.Lock()
-        self._version: tuple | None = None
-        self._forecasts: dict[str, dict[str, Any]] | None = None
+        self._read: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
-    def by_symbol(self) -> dict[str, dict[str, Any]] | None:
-        """The forecasts by symbol, or None before the first publication."""
-        version = tuple(
-            (file.name, stat.st_mtime_ns, stat.st_size)
-            for file in sorted(self.folder.glob("*.json"))
-            if (stat := file.stat())
+    def symbols(self) -> list[str]:
+        """The symbols with a published forecast."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            symbol_from_file_name(path.stem) for path in self.directory.glob(f"[!.]*{SUFFIX}")
         )
+
+    def forecast(self, symbol: str) -> dict[str, Any] | None:
+        """The symbol's latest forecast, or None if it has none."""
+        path = self.directory / f"{symbol_file_name(symbol)}{SUFFIX}"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a new file is renamed in
         with self._lock:
-            if version != self._version:
-                self._forecasts = published_forecasts(self.folder)
-                self._version = version
-            return self._forecasts
+            if symbol not in self._read or self._read[symbol][0] != version:
+                self._read[symbol] = (version, json.loads(path.read_text()))
+            return self._read[symbol][1]
 
 
 def _error(status: int, message: str, detail: ErrorDetail) -> JSONResponse:
@@ -70,26 +65,26 @@ def age_seconds(served_at: str, now: datetime) -> float:
     return round((now - datetime.fromisoformat(served_at)).total_seconds(), 1)
 
 
-def forecast_app(folder: Path) -> Starlette:
+def forecast_app(path: Path) -> Starlette:
     """The ASGI app answering GET /{symbol} from the published forecasts' folder."""
-    forecasts = LatestForecasts(folder)
+    forecasts = LatestForecasts(path)
 
     async def latest(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]
-        table = forecasts.by_symbol()
-        if table is None:
-            detail = ErrorDetail(
-                loc=[], msg="the hourly forecast has not run yet", type="no_forecasts"
-            )
-            return _error(503, "no scheduled forecast yet", detail)
-        if symbol not in table:
+        record = forecasts.forecast(symbol)
+        if record is None:
+            known = forecasts.symbols()
+            if not known:
+                detail = ErrorDetail(
+                    loc=[], msg="the hourly forecast has not run yet", type="no_forecasts"
+                )
+                return _error(503, "no scheduled forecast yet", detail)
             detail = ErrorDetail(
                 loc=["path", "symbol"],
-                msg=f"no scheduled forecast for {symbol!r}; forecasted: {', '.join(sorted(table))}",
+                msg=f"no scheduled forecast for {symbol!r}; forecasted: {', '.join(known)}",
                 type="unknown_symbol",
             )
             return _error(404, "unknown symbol", detail)
-        record = table[symbol]
         return JSONResponse(
             {**record, "age_seconds": age_seconds(record["served_at"], datetime.now(UTC))}
         )

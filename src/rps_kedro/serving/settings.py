@@ -84,7 +84,7 @@ class PredictionLogSettings(_Settings):
 
 
 class ForecastSettings(_Settings):
-    path: Path  # the forecast pipeline's latest_forecasts folder (relative: from the working directory)
+    path: Path  # the forecast pipeline's latest_forecasts folder (relative: from the working dir)
 
 
 class FallbackSettings(_Settings):

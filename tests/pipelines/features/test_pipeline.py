@@ -3,8 +3,8 @@
 import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import ParquetDataset
 
+from rps_kedro.datasets import PartitionedParquetDataset
 from rps_kedro.pipelines.features import create_pipeline
 from rps_kedro.pipelines.features.nodes import build_model_input
 
@@ -25,11 +25,12 @@ def test_pipeline_builds_model_input_and_profiles_a_small_sample(
     catalog["primary_bars"] = simulated_bars
     catalog["params:features"] = feature_params
     catalog["params:data_profile"] = {**profile_params, "sample_rows": 200, "sample_columns": 6}
-    catalog["model_input"] = ParquetDataset(filepath=str(tmp_path / "model_input.parquet"))
+    catalog["model_input"] = PartitionedParquetDataset(path=str(tmp_path / "model_input"))
     catalog["model_input_profile"] = MemoryDataset()
     SequentialRunner().run(create_pipeline(), catalog)
+    whole = build_model_input(simulated_bars, feature_params)  # written one symbol at a time
     pd.testing.assert_frame_equal(
-        catalog["model_input"].load(), build_model_input(simulated_bars, feature_params)
+        catalog["model_input"].load(), whole.sort_values(["symbol", "timestamp"], ignore_index=True)
     )
     html = catalog["model_input_profile"].load()
     assert html.lstrip().lower().startswith("<!doctype html>")

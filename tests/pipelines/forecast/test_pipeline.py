@@ -25,7 +25,7 @@ def forecast_catalog(modelling_catalog, simulated_bars) -> DataCatalog:
         "run_id": "r",
         "model": modelling_catalog[MODEL_ARTIFACT].load(),
     }
-    catalog["primary_bars"] = simulated_bars
+    catalog["recent_primary_bars"] = simulated_bars
     catalog["market_source"] = modelling_catalog["market_source"]
     catalog["params:ingestion.symbols"] = [*SYMBOLS, "NOT-TRADED"]
     catalog["params:forecast.fallback"] = project_parameters()["forecast"]["fallback"]
@@ -50,7 +50,7 @@ def test_every_symbol_gets_the_forecast_of_its_next_bar(forecast_catalog, simula
     assert (forecasts["persistence_log_return"] == 0).all()
     assert (forecasts["har_volatility"] > 0).all()
 
-    published = forecast_catalog["latest_forecasts"].load()["forecasts"]
+    published = forecast_catalog["latest_forecasts"].load()
     assert sorted(published) == sorted(SYMBOLS)
     assert published["BTC-USD"]["prediction_for"].endswith("Z")
     assert {record["data_source"] for record in published.values()} == {"simulated"}
@@ -59,7 +59,7 @@ def test_every_symbol_gets_the_forecast_of_its_next_bar(forecast_catalog, simula
 def test_no_champion_no_forecasts(forecast_catalog):
     forecast_catalog["champion_bundle"] = NoChampion()
     SequentialRunner().run(create_pipeline(), forecast_catalog)
-    assert forecast_catalog["latest_forecasts"].load() == {"forecasts": {}}
+    assert forecast_catalog["latest_forecasts"].load() == {}
     assert forecast_catalog["prediction_log"].load() == {}
 
 
@@ -71,13 +71,13 @@ def test_a_forecast_out_of_the_training_range_is_the_baselines_and_says_so(
     bars = simulated_bars.copy()
     last = bars.index[bars["symbol"] == "BTC-USD"][-1]
     bars.loc[last, ["high", "close"]] = bars.loc[last, ["high", "close"]] * 1.6
-    forecast_catalog["primary_bars"] = bars
+    forecast_catalog["recent_primary_bars"] = bars
     forecast_catalog["params:forecast.fallback"] = {
         "max_out_of_range_share": 0.0,
         "baseline": "har",
     }
     SequentialRunner().run(create_pipeline(), forecast_catalog)
-    published = pd.DataFrame(forecast_catalog["latest_forecasts"].load()["forecasts"]).T
+    published = pd.DataFrame(forecast_catalog["latest_forecasts"].load()).T
     assert (published["fallback"] == (published["out_of_range_share"] > 0)).all()
     btc = published.loc["BTC-USD"]
     assert btc["fallback"] and "outside the training range" in btc["fallback_reason"]

@@ -10,7 +10,7 @@ from rps_kedro.pipelines.live_scoring import create_pipeline
 def test_the_pipeline_scores_the_log_and_makes_prometheus_samples(logged, bars, params):
     catalog = DataCatalog()
     catalog["prediction_log"] = logged
-    catalog["primary_bars"] = bars
+    catalog["recent_primary_bars"] = bars
     catalog["params:live_scoring"] = params
     catalog["model_test_skill"] = {"3": {"return": 0.01, "volatility": 0.2}}
     SequentialRunner().run(create_pipeline(), catalog)

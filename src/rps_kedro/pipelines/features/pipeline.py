@@ -1,8 +1,9 @@
-"""Features pipeline: primary bars -> model_input -> its data profile."""
+"""Features pipeline: primary bars -> model_input (built and written one symbol at a time) ->
+its data profile."""
 
 from kedro.pipeline import Pipeline, node
 
-from rps_kedro.pipelines.features.nodes import build_model_input, profile_model_input
+from rps_kedro.pipelines.features.nodes import model_input_by_symbol, profile_model_input
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                build_model_input,
+                model_input_by_symbol,
                 inputs=["primary_bars", "params:features"],
                 outputs="model_input",
                 name="build_model_input",

@@ -1,10 +1,11 @@
 """The scheduled forecast: the champion's forecast of the bar after each configured symbol's
 latest primary bar, through the bundle's own `predict` (the contract the service serves).
 
-The forecasts are written twice: as the latest forecast per symbol (what GET /forecast/{symbol}
-answers) and as rows of the prediction log, in the service's format with `source: scheduled`,
-so live scoring judges them like the forecasts answered over HTTP. The published ones say where
-their prices come from (`data_source`: "simulated" for the simulator, else the provider).
+The forecasts are written twice: as the latest forecast per symbol (one file each, what
+GET /forecast/{symbol} answers) and as rows of the prediction log, in the service's format with
+`source: scheduled`, so live scoring judges them like the forecasts answered over HTTP. The
+published ones say where their prices come from (`data_source`: "simulated" for the simulator,
+else the provider).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def prediction_log_partition(
 
 
 def latest_forecasts(forecasts: pd.DataFrame, market_source: Any) -> dict[str, Any]:
-    """The forecasts by symbol, for GET /forecast/{symbol}, each with its data source."""
+    """The forecasts by symbol, for GET /forecast/{symbol} (one file each), each with its data
+    source."""
     records = _with_text_times(forecasts).to_dict(orient="records") if len(forecasts) else []
     source = data_source(market_source)
-    return {"forecasts": {record["symbol"]: record | {"data_source": source} for record in records}}
+    return {record["symbol"]: record | {"data_source": source} for record in records}

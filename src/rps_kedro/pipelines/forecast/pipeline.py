@@ -1,4 +1,5 @@
-"""Forecast pipeline: champion + primary bars -> forecasts -> latest forecasts, prediction log."""
+"""Forecast pipeline: champion + recent primary bars -> forecasts -> latest forecasts, prediction
+log."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -17,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 forecast_next_hour,
                 inputs=[
                     "champion_bundle",
-                    "primary_bars",
+                    "recent_primary_bars",
                     "params:ingestion.symbols",
                     "params:forecast.fallback",
                 ],

@@ -1,5 +1,5 @@
-"""Live scoring pipeline: prediction log + primary bars -> scored forecasts -> live metrics ->
-the Pushgateway (beside each model version's test skill) and the MLflow registry."""
+"""Live scoring pipeline: prediction log + recent primary bars -> scored forecasts -> live
+metrics -> the Pushgateway (beside each model version's test skill) and the MLflow registry."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 score_predictions,
-                inputs=["logged_forecasts", "primary_bars", "params:live_scoring"],
+                inputs=["logged_forecasts", "recent_primary_bars", "params:live_scoring"],
                 outputs="scored_predictions",
                 name="score_predictions",
             ),
