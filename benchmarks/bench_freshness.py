@@ -96,18 +96,25 @@ def forecast_bars(project: Path) -> dict[str, str]:
     return {symbol: forecast["timestamp"] for symbol, forecast in published.items()}
 
 
-def quarantined(project: Path) -> set[str]:
-    """The symbols the newest gate run quarantined (their forecasts are withheld)."""
-    results = sorted(project.glob(f"{VALIDATION_RESULTS}/*/validation_result.json"))
-    return set(json.loads(results[-1].read_text())["failed_symbols"]) if results else set()
+def gate_results(project: Path) -> set[Path]:
+    """Every gate result saved so far (one per run, or per shard of a run)."""
+    return set(project.glob(f"{VALIDATION_RESULTS}/*/validation_result.json"))
 
 
-def fresh_forecasts(project: Path, symbols: list[str], end: str) -> dict[str, int]:
-    """Check that every symbol the gate let through has its forecast of the bar that closed at
-    `end`; the counts of forecast and quarantined symbols."""
+def quarantined(results: set[Path]) -> set[str]:
+    """The symbols these gate results quarantined (their forecasts are withheld)."""
+    return {s for result in results for s in json.loads(result.read_text())["failed_symbols"]}
+
+
+def fresh_forecasts(
+    project: Path, symbols: list[str], end: str, earlier_results: set[Path]
+) -> dict[str, int]:
+    """Check that every symbol the timed run's gate (its results: those not in
+    `earlier_results`) let through has its forecast of the bar that closed at `end`; the counts
+    of forecast and quarantined symbols."""
     expected = pd.Timestamp(end, tz="UTC")
     bars = forecast_bars(project)
-    held = quarantined(project)
+    held = quarantined(gate_results(project) - earlier_results)
     stale = [s for s in symbols if s not in held and pd.Timestamp(bars.get(s, 0)) != expected]
     assert not stale, f"{len(stale)} symbols without a forecast of the bar closed at {end}"
     return {"forecast_symbols": len(symbols) - len(held), "quarantined_symbols": len(held)}
@@ -116,10 +123,11 @@ def fresh_forecasts(project: Path, symbols: list[str], end: str) -> dict[str, in
 def by_kedro_run(project: Path, symbols: list[str]) -> dict[str, Any]:
     """The refresh of the next bar as one `kedro run`."""
     end = hour_after_training(2)
+    earlier = gate_results(project)
     wall, execution = _run(
         project, "--pipelines", "data_refresh", "--params", f"simulator_end={end}"
     )
-    return fresh_forecasts(project, symbols, end) | {
+    return fresh_forecasts(project, symbols, end, earlier) | {
         "latency_seconds": round(wall, 2),
         "pipeline_execution_seconds": execution,
         "process_and_session_seconds": round(wall - execution, 2),
@@ -133,6 +141,7 @@ def _seconds(start: datetime, end: datetime) -> float:
 def by_airflow(project: Path, workdir: Path, symbols: list[str]) -> dict[str, Any]:
     """The refresh of the next bar as the scheduler runs the DAG (LocalExecutor)."""
     end = hour_after_training(3)
+    earlier = gate_results(project)
     with running_airflow(project, workdir, scheduler=True) as airflow:
         run_id = airflow.trigger(DAG_ID, {"kedro_params": {"simulator_end": end}})
         run = airflow.wait_until_finished(DAG_ID, run_id, RUN_TIMEOUT_SECONDS)
@@ -142,7 +151,7 @@ def by_airflow(project: Path, workdir: Path, symbols: list[str]) -> dict[str, An
     forecast_end = max(
         task["end"] for name, task in tasks.items() if name.split("[")[0] == FORECAST_TASK
     )
-    return fresh_forecasts(project, symbols, end) | {
+    return fresh_forecasts(project, symbols, end, earlier) | {
         "latency_seconds": _seconds(run.queued_at, forecast_end),
         "run_seconds": _seconds(run.queued_at, run.end_date),
         "tasks": {name: task["seconds"] for name, task in sorted(tasks.items())},

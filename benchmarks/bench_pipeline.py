@@ -63,7 +63,7 @@ def run(symbol_count: int, years: int) -> dict[str, Any]:
         project = copy_project(Path(tmp) / "project")
         _configure(project, symbols, years)
         stages = {stage: _timed_kedro_run(project, stage) for stage in STAGES}
-        rows = len(pd.read_pickle(project / "data/02_intermediate/merged_bars.pkl"))
+        rows = len(pd.read_pickle(project / "data/02_intermediate/merged_bars/shard-0-of-1.pkl"))
     return {
         "symbols": len(symbols),
         "years": years,
