@@ -149,9 +149,9 @@ def test_training_benchmark_times_the_default_run_node_by_node(tmp_path):
 
 
 def test_an_hourly_refresh_writes_the_same_over_a_short_and_a_long_history():
-    # 180 days hold more than the recent bars the refresh reads (globals.recent_bars: 744, five
-    # months of a stock's session bars): it reads the same months of both histories
-    figures = bench_data_refresh.hourly_refresh(symbol_count=4, history_days=(180, 360))
+    # 240 days hold the whole months the refresh reads (globals.recent_bars: 744 bars, back to
+    # December for a stock's session bars): it reads the same months of both histories
+    figures = bench_data_refresh.hourly_refresh(symbol_count=4, history_days=(240, 480))
     short, long = figures["runs"]
     assert long["stored_bars"] > 1.9 * short["stored_bars"]
     assert short["new_bars"] == long["new_bars"] == 4, "a Tuesday's session bar for every symbol"
