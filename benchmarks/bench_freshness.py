@@ -42,7 +42,9 @@ GOALS = {100: 30.0, 1000: 120.0}  # seconds through Airflow
 DAG_ID = "rps_kedro_data_refresh"
 FORECAST_TASK = "forecast"  # the forecast namespace's task (one per shard) publishes forecasts
 LATEST_FORECASTS = "data/07_model_output/latest_forecasts"
-VALIDATION_RESULTS = "data/08_reporting/validation/validation_result.json"
+VALIDATION_RESULTS = (
+    "data/08_reporting/validation"  # shard-<i>-of-<n>/validation_result.json/<version>/
+)
 TRAINED_AT = pd.Timestamp("2025-06-03 15:00")  # a Tuesday in the NYSE session: stocks trade
 # Kedro's closing line, "Pipeline execution completed successfully in 4.5 sec." (Rich may wrap it)
 EXECUTION = re.compile(r"Pipeline execution completed.*?successfully in ([\d.]+) sec", re.DOTALL)
@@ -98,7 +100,7 @@ def forecast_bars(project: Path) -> dict[str, str]:
 
 def gate_results(project: Path) -> set[Path]:
     """Every gate result saved so far (one per run, or per shard of a run)."""
-    return set(project.glob(f"{VALIDATION_RESULTS}/*/validation_result.json"))
+    return set(project.glob(f"{VALIDATION_RESULTS}/*/validation_result.json/*/*.json"))
 
 
 def quarantined(results: set[Path]) -> set[str]:

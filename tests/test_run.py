@@ -11,11 +11,14 @@ from rps_kedro.datasets import BarsParquetDataset
 from tests.conftest import kedro_run, write_light_parameters
 
 pytestmark = pytest.mark.integration
+ONE_SHARD = "shard-0-of-1"  # a run without shards (rps_kedro.sharding)
 PRIMARY_BARS = "data/03_primary/bars"
 
 
 def _snapshots(project):
-    return sorted((project / "data/01_raw/bars_snapshot.parquet").glob("*/bars_snapshot.parquet"))
+    return sorted(
+        (project / f"data/01_raw/bars_snapshot/{ONE_SHARD}/bars_snapshot.parquet").glob("*/*")
+    )
 
 
 def test_kedro_run_ingests_then_updates_incrementally(project):
@@ -91,12 +94,14 @@ def test_one_corrupted_symbol_is_quarantined_and_the_other_refreshed(project):
         history[history["symbol"] == "BTC-USD"].reset_index(drop=True),
     )
     [result_file] = sorted(
-        (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+        (project / f"data/08_reporting/validation/{ONE_SHARD}/validation_result.json").glob("*/*")
     )[-1:]
     result = json.loads(result_file.read_text())
     assert result["symbol_status"] == {"AAPL": "passed", "BTC-USD": "quarantined"}
     assert result["failed"] == ["low > 0"]
-    quarantines = (project / "data/02_intermediate/quarantine/quarantined_bars.csv").glob("*/*")
+    quarantines = (
+        project / f"data/02_intermediate/quarantine/{ONE_SHARD}/quarantined_bars.csv"
+    ).glob("*/*")
     held = pd.read_csv(sorted(quarantines)[-1])
     assert set(held["symbol"]) == {"BTC-USD"} and (held["failed_checks"] == "low > 0").all()
     assert len(held) == int(snapshot["symbol"].eq("BTC-USD").sum())
@@ -139,7 +144,9 @@ def test_badly_typed_snapshot_is_judged_by_the_gate_with_a_saved_result(project)
     output = failed.stdout + failed.stderr
     assert "DataQualityError" in output and "failed for 2 of 2 symbols" in output
     assert partition_bytes(primary) == before
-    results = (project / "data/08_reporting/validation/validation_result.json").glob("*/*.json")
+    results = (project / f"data/08_reporting/validation/{ONE_SHARD}/validation_result.json").glob(
+        "*/*"
+    )
     result = json.loads(sorted(results)[-1].read_text())
     assert result["symbol_status"] == {"AAPL": "quarantined", "BTC-USD": "quarantined"}
     assert {"timestamp is a timezone-aware datetime", "values are numbers"} <= set(result["failed"])

@@ -39,7 +39,7 @@ def test_a_shard_run_fetches_only_its_symbols(project):
         "simulator_end=2025-06-02 00:00,shard_index=1,shard_count=2",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    [snapshot] = (project / "data/01_raw/bars_snapshot.parquet").glob("*/bars_snapshot.parquet")
+    [snapshot] = (project / "data/01_raw/bars_snapshot/shard-1-of-2").glob("*/*/*.parquet")
     fetched = set(pd.read_parquet(snapshot)["symbol"])
     assert fetched == set(shard_symbols(DEFAULT_SYMBOLS, 1, 2))
     assert fetched and fetched < set(DEFAULT_SYMBOLS)
