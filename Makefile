@@ -42,8 +42,8 @@ format: setup  ## ruff fix and format
 	$(VENV_BIN)/ruff check --fix .
 	$(VENV_BIN)/ruff format .
 
-bench: setup  ## benchmarks; figures land in data/08_reporting/benchmarks/*.json
-	$(VENV_BIN)/python -m benchmarks
+bench: setup  ## benchmarks (all, or BENCHMARKS="pipeline freshness"); figures in data/08_reporting/benchmarks/*.json
+	$(VENV_BIN)/python -m benchmarks $(BENCHMARKS)
 
 results: setup  ## rewrite the README's Results section from the figure files (make bench, make run)
 	$(VENV_BIN)/python -m tools.readme_results

@@ -333,3 +333,20 @@ def test_a_dict_of_builders_is_written_one_part_at_a_time(tmp_path, bars):
     dataset.save({symbol: builder(symbol) for symbol in sorted(bars["symbol"].unique())})
     assert built == sorted(bars["symbol"].unique())
     pd.testing.assert_frame_equal(dataset.load(), bars.reset_index(drop=True), check_dtype=False)
+
+
+def test_by_symbol_load_reads_nothing_until_a_symbols_loader_is_called(tmp_path, bars):
+    root = tmp_path / "model_input"
+    PartitionedParquetDataset(str(root)).save(bars)
+    (root / "BTC-USD" / "2025-03.parquet").write_bytes(b"not parquet")  # read only if called
+    loaders = PartitionedParquetDataset(str(root), by_symbol=True).load()
+    assert list(loaders) == sorted(bars["symbol"].unique())
+    for symbol in ("AAPL", "ETH-USD", "MSFT"):
+        expected = bars[bars["symbol"] == symbol].reset_index(drop=True)
+        pd.testing.assert_frame_equal(loaders[symbol](), expected, check_dtype=False)
+    with pytest.raises(Exception, match="parquet|Parquet"):
+        loaders["BTC-USD"]()
+    assert (
+        PartitionedParquetDataset(str(tmp_path / "absent"), by_symbol=True, missing_ok=True).load()
+        == {}
+    )

@@ -9,6 +9,9 @@ the partitions it touches and writers of different symbols never write the same 
   written as they are (when they differ) and every other stored partition is removed.
 - `load` reads every partition, or with `tail_rows` each symbol's recent rows only: its newest
   months until they hold that many, so the cost does not grow with the length of the history.
+  With `by_symbol: true` it reads nothing yet: it returns one loader per symbol (as Kedro's
+  PartitionedDataset does per partition), so a node can go through the symbols one at a time and
+  never hold every symbol's rows at once.
 - Each file records a digest of its rows: a saved partition whose rows are the stored ones is
   recognised from the file's footer, without reading the file.
 - `legacy_filepath`: the single parquet file of an earlier version is split into partitions (its
@@ -145,12 +148,14 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         missing_ok: bool = False,
         legacy_filepath: str | None = None,
         shard: dict[str, int] | None = None,
+        by_symbol: bool = False,
         metadata: dict[str, Any] | None = None,
     ):
         self.path = Path(path)
         self.shard = shard or {"index": 0, "count": 1}
         self.tail_rows = tail_rows
         self.replace = replace
+        self.by_symbol = by_symbol
         self.missing_ok = missing_ok
         self.legacy_filepath = Path(legacy_filepath) if legacy_filepath else None
         self.metadata = metadata
@@ -163,16 +168,28 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         """What loads when nothing is stored and that is allowed."""
         return pd.DataFrame(columns=KEY_COLUMNS)
 
-    def load(self) -> pd.DataFrame:
+    def load(self) -> pd.DataFrame | dict[str, Callable[[], pd.DataFrame]]:
         """Every partition, or each symbol's newest ones holding `tail_rows` rows; empty if
-        nothing is stored and that is allowed."""
+        nothing is stored and that is allowed. With `by_symbol`: a loader of each symbol's rows,
+        in symbol order."""
         self._migrate_legacy_file()
-        files = [path for symbol in self._symbols() for path in self._symbol_files(symbol)]
-        if not files:
+        files = {
+            symbol_from_file_name(folder.name): self._symbol_files(folder)
+            for folder in self._symbols()
+        }
+        if not any(files.values()):
             if self.missing_ok:
-                return self.empty()
+                return {} if self.by_symbol else self.empty()
             raise DatasetError(f"{self.path}: no partition stored")
-        return self.conform(read_parquet_files(files))
+        if self.by_symbol:
+            return {
+                symbol: partial(self._load_files, paths) for symbol, paths in files.items() if paths
+            }
+        return self._load_files([path for paths in files.values() for path in paths])
+
+    def _load_files(self, paths: list[Path]) -> pd.DataFrame:
+        """The rows of these partition files, conformed."""
+        return self.conform(read_parquet_files(paths))
 
     def save(self, data: pd.DataFrame | dict[str, Callable[[], pd.DataFrame]]) -> None:
         """Upsert each saved (symbol, month) partition, writing only those that change (with
@@ -290,6 +307,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             "path": str(self.path),
             "tail_rows": self.tail_rows,
             "replace": self.replace,
+            "by_symbol": self.by_symbol,
             "missing_ok": self.missing_ok,
             "legacy_filepath": str(self.legacy_filepath) if self.legacy_filepath else None,
             "shard": self.shard,

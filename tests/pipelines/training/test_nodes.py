@@ -7,6 +7,7 @@ import pytest
 from rps_kedro.core.bars import as_model_input, from_model_input
 from rps_kedro.core.features import BarArrays, feature_columns
 from rps_kedro.core.forecasters import Forecaster
+from rps_kedro.datasets import PartitionedParquetDataset
 from rps_kedro.pipelines.promotion.nodes import champion_context, decide_promotion
 from rps_kedro.pipelines.training.nodes import (
     build_drift_reference,
@@ -47,6 +48,23 @@ def test_beyond_max_fit_rows_train_and_tuning_are_a_sample_and_test_is_whole(
     assert train.merge(whole_train, how="left", indicator=True)["_merge"].eq("both").all()
     again, _, _ = split_by_time(model_input, params)
     pd.testing.assert_frame_equal(train, again)
+
+
+def test_split_of_a_partitioned_model_input_read_per_symbol_is_the_split_of_the_frame(
+    model_input, parameters, tmp_path
+):
+    params = {**parameters["modelling"]["split"], "max_fit_rows": 1000}
+    dataset = PartitionedParquetDataset(str(tmp_path / "model_input"), by_symbol=True)
+    dataset.save(model_input)
+    loaded = []
+    loaders = {
+        symbol: (lambda symbol=symbol, load=load: loaded.append(symbol) or load())
+        for symbol, load in dataset.load().items()
+    }
+    from_partitions = split_by_time(loaders, params)
+    assert loaded == sorted(model_input["symbol"].unique()), "each symbol read once, in turn"
+    for mine, expected in zip(from_partitions, split_by_time(model_input, params), strict=True):
+        pd.testing.assert_frame_equal(mine, expected, check_dtype=False)
 
 
 def test_symbols_with_non_overlapping_histories_are_each_trained_and_tested(

@@ -23,6 +23,8 @@ from rps_kedro.core.features import (
     sort_bars,
 )
 from rps_kedro.core.per_symbol import symbol_rows
+from rps_kedro.core.progress import tracked
+from rps_kedro.core.sampling import RowsBySymbol, UniformRowSample, rows_by_symbol
 
 logger = logging.getLogger(__name__)
 PROFILING_DISABLED_PAGE = """<!DOCTYPE html>
@@ -72,23 +74,27 @@ def model_input_by_symbol(
     }
 
 
-def sample_for_profile(model_input: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Random rows and columns of model_input within the profile's bounds, targets always kept."""
+def sample_for_profile(
+    model_input: pd.DataFrame | RowsBySymbol, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Random rows and columns of model_input within the profile's bounds, targets always kept;
+    read one symbol at a time, never held whole."""
+    parts = rows_by_symbol(model_input)
+    rows = UniformRowSample(params["sample_rows"], params["random_seed"])
+    for _, load in tracked(list(parts.items()), "profile sample symbols", logger):
+        rows.offer(load())
+    sample = rows.rows()
     rng = np.random.default_rng(params["random_seed"])
-    others = [column for column in model_input.columns if column not in TARGET_COLUMNS]
+    others = [column for column in sample.columns if column not in TARGET_COLUMNS]
     picked = rng.choice(
         len(others),
         size=min(len(others), params["sample_columns"] - len(TARGET_COLUMNS)),
         replace=False,
     )
-    columns = [others[index] for index in sorted(picked)] + TARGET_COLUMNS
-    rows = rng.choice(
-        len(model_input), size=min(len(model_input), params["sample_rows"]), replace=False
-    )
-    return model_input.iloc[np.sort(rows)][columns].reset_index(drop=True)
+    return sample[[others[index] for index in sorted(picked)] + TARGET_COLUMNS]
 
 
-def profile_model_input(model_input: pd.DataFrame, params: dict[str, Any]) -> str:
+def profile_model_input(model_input: pd.DataFrame | RowsBySymbol, params: dict[str, Any]) -> str:
     """HTML ydata-profiling report of a bounded sample of model_input, or a page saying it is off."""
     if not params["enabled"]:
         return PROFILING_DISABLED_PAGE

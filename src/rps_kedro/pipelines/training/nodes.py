@@ -23,6 +23,7 @@ from rps_kedro.core.forecasters import (
 )
 from rps_kedro.core.model import ForecastModel
 from rps_kedro.core.progress import tracked
+from rps_kedro.core.sampling import RowsBySymbol, UniformRowSample, rows_by_symbol
 from rps_kedro.pipelines.training.metrics import (
     VolatilityFloor,
     diebold_mariano,
@@ -31,6 +32,7 @@ from rps_kedro.pipelines.training.metrics import (
 )
 
 TARGET_METRIC = {"return": "rmse", "volatility": "qlike"}  # lower is better for both
+IN_TUNING = "in_tuning_split"  # split_by_time's temporary column: a fit row's split
 
 logger = logging.getLogger(__name__)
 
@@ -41,37 +43,36 @@ def symbol_positions(frame: pd.DataFrame) -> np.ndarray:
     return ((order.rank(method="first") - 1) / order.transform("size")).to_numpy()
 
 
-def fit_sample_mask(position: np.ndarray, test_start: float, params: dict[str, Any]) -> np.ndarray:
-    """Which train and tuning rows the models fit on: all of them up to `max_fit_rows`, beyond
-    it a seeded uniform sample of that many (every hour of the day and every symbol keep their
-    share; the test rows are never sampled)."""
-    fit = position < test_start
-    limit = params.get("max_fit_rows")
-    if limit is None or fit.sum() <= limit:
-        return fit
-    keep = np.zeros(len(position), dtype=bool)
-    chosen = np.random.default_rng(params["sample_seed"]).choice(
-        np.flatnonzero(fit), size=limit, replace=False
-    )
-    keep[chosen] = True
-    logger.info("Fitting on a sample of %d of %d train and tuning rows", limit, fit.sum())
-    return keep
-
-
 def split_by_time(
-    model_input: pd.DataFrame, params: dict[str, Any]
+    model_input: pd.DataFrame | RowsBySymbol, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train / tuning / test per symbol by its own history (test = its latest rows); never
     shuffled, so every symbol is trained, validated and tested whatever its history's dates.
-    Beyond `max_fit_rows` train and tuning rows, a sample of them (fit_sample_mask)."""
+    Beyond `max_fit_rows` train and tuning rows, a seeded uniform sample of them (every hour and
+    every symbol keep their share; the test rows are never sampled). The symbols are read one at
+    a time: only the test rows and the sample are ever held."""
     test_start = 1 - params["test_fraction"]
     tuning_start = test_start - params["tuning_fraction"]
-    position = symbol_positions(model_input)
-    fitted = fit_sample_mask(position, test_start, params)
+    fitted = UniformRowSample(params.get("max_fit_rows"), params["sample_seed"])
+    tests = []
+    for _, load in tracked(list(rows_by_symbol(model_input).items()), "split symbols", logger):
+        rows = load()
+        position = symbol_positions(rows)
+        tests.append(rows[position >= test_start])
+        fit = position < test_start
+        fitted.offer(rows[fit].assign(**{IN_TUNING: position[fit] >= tuning_start}))
+    if not tests:
+        raise ValueError("model_input holds no rows: run the features pipeline first")
+    sample = fitted.rows()
+    if len(sample) < fitted.offered:
+        logger.info(
+            "Fitting on a sample of %d of %d train and tuning rows", len(sample), fitted.offered
+        )
+    in_tuning = sample.pop(IN_TUNING)
     return (
-        model_input[fitted & (position < tuning_start)].reset_index(drop=True),
-        model_input[fitted & (position >= tuning_start)].reset_index(drop=True),
-        model_input[position >= test_start].reset_index(drop=True),
+        sample[~in_tuning].reset_index(drop=True),
+        sample[in_tuning].reset_index(drop=True),
+        pd.concat(tests, ignore_index=True),
     )
 
 
