@@ -124,12 +124,16 @@ def replace_atomically(target: Path, write: Callable[[str], object]) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
+def write_table_atomically(table: pa.Table, digest: bytes, target: Path) -> None:
+    """Write the rows (as an Arrow table) and their digest to the target, atomically."""
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), DIGEST: digest})
+    replace_atomically(target, partial(pq.write_table, table))
+
+
 def write_parquet_atomically(frame: pd.DataFrame, target: Path) -> None:
     """Write the rows and their digest to the target, atomically."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     digest = rows_digest(frame.columns, row_hashes(frame))
-    table = table.replace_schema_metadata({**table.schema.metadata, DIGEST: digest})
-    replace_atomically(target, partial(pq.write_table, table))
+    write_table_atomically(pa.Table.from_pandas(frame, preserve_index=False), digest, target)
 
 
 def read_parquet_files(paths: list[Path]) -> pd.DataFrame:
@@ -206,13 +210,16 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _upsert_all(self, rows: pd.DataFrame, keep: str | None) -> set[Path]:
         """Upsert every (symbol, month) of the sorted rows (`_upsert`), each symbol's oldest
-        month first; the partition files they reach."""
+        month first; the partition files they reach. The rows become one Arrow table, sliced
+        per partition without copying: converting each partition apart costs more than the
+        writing (~10 ms a partition)."""
         hashes = row_hashes(rows)
+        table = pa.Table.from_pandas(rows, preserve_index=False)
         saved = set()
         for target, start, end in self._partitions(rows):
             saved.add(target)
             digest = rows_digest(rows.columns, hashes[start:end])
-            self._upsert(target, rows.iloc[start:end].reset_index(drop=True), digest, keep)
+            self._upsert(target, table.slice(start, end - start), digest, keep)
         return saved
 
     def _partitions(self, rows: pd.DataFrame) -> Iterator[tuple[Path, int, int]]:
@@ -229,22 +236,21 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             name = f"{month // 100:04d}-{month % 100:02d}{SUFFIX}"
             yield self.path / symbol_file_name(symbols[start]) / name, start, end
 
-    def _upsert(self, target: Path, rows: pd.DataFrame, digest: bytes, keep: str | None) -> None:
+    def _upsert(self, target: Path, rows: pa.Table, digest: bytes, keep: str | None) -> None:
         """Merge the rows (whose digest is given) into the stored partition (`keep`: which wins
         on the same key, "last" the rows, "first" the stored ones; None: the rows replace it)
         and write it if that changes it."""
         remove_orphans(target.parent, target.name)
         if stored_digest(target) == digest:
             return  # the saved rows are the stored partition: file left as it was
-        stored = read_parquet_files([target]) if target.exists() else None
-        if keep is None or stored is None:
-            merged = rows
-        else:
-            both = pd.concat([stored, rows], ignore_index=True)
-            merged = sort_rows(both.drop_duplicates(KEY_COLUMNS, keep=keep))
-        if stored is not None and merged.equals(stored):
+        if keep is None or not target.exists():
+            write_table_atomically(rows, digest, target)
             return
-        write_parquet_atomically(merged, target)
+        stored = read_parquet_files([target])
+        both = pd.concat([stored, rows.to_pandas()], ignore_index=True)
+        merged = sort_rows(both.drop_duplicates(KEY_COLUMNS, keep=keep))
+        if not merged.equals(stored):
+            write_parquet_atomically(merged, target)
 
     def _remove_partitions_except(self, kept: set[Path]) -> None:
         """Delete every stored partition not in `kept` (a full rebuild's stale ones)."""
