@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from tempfile import TemporaryDirectory
+from tempfile import TemporaryDirectory, TemporaryFile
 from typing import Any
 
 import numpy as np
@@ -43,16 +43,20 @@ def _timed_kedro_run(project: Path, pipeline: str) -> dict[str, float]:
     """Wall seconds and peak RSS (MiB) of one `kedro run --pipelines <pipeline>` process."""
     environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
     command = [str(Path(sys.executable).parent / "kedro"), "run", "--pipelines", pipeline]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=project, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(
-            f"kedro run --pipelines {pipeline} failed: {process.stderr.read().decode()[-3000:]}"
+    # Its log goes to a file: a pipe read only after the process ends fills up (64 KiB: a
+    # 1,000-symbol run's lines) and blocks the run for ever.
+    with TemporaryFile() as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=project, env=environment, stdout=subprocess.DEVNULL, stderr=log
         )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise RuntimeError(
+                f"kedro run --pipelines {pipeline} failed: {log.read().decode()[-3000:]}"
+            )
     return {"wall_seconds": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
