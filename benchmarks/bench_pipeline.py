@@ -86,7 +86,13 @@ def growth_exponent(sizes: list[int], values: list[float]) -> float:
 
 def cost_curve(sizes: list[int] = CURVE_SIZES, years: int = CURVE_YEARS) -> dict[str, Any]:
     """The whole pipeline at each size; per stage and in total, time and memory exponents."""
-    runs = [run(count, years) for count in sizes]
+    return curve_of([run(count, years) for count in sizes])
+
+
+def curve_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs (`run` at growing sizes) with the fitted exponents and the goals met by the
+    largest."""
+    sizes = [r["symbols"] for r in runs]
     exponents = {
         "total_wall_seconds": growth_exponent(sizes, [r["total_wall_seconds"] for r in runs]),
         "peak_rss_mib": growth_exponent(sizes, [r["peak_rss_mib"] for r in runs]),

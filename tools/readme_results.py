@@ -1,6 +1,6 @@
 """`python -m tools.readme_results` (`make results`): rewrite the README's "Results" section, between
 its markers, from the figure files the project writes: forecast skill vs the baselines
-(benchmarks/), serving latency, freshness and the last run's headline metrics. A missing file
+(benchmarks/), serving latency, freshness, the pipeline's cost curve and the last run's headline metrics. A missing file
 is named with the command that writes it; nothing is made up. The same files give the same
 section (its date is the newest file's, not the clock's)."""
 
@@ -94,6 +94,35 @@ def freshness_rows(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cost_curve_rows(figures: dict[str, Any]) -> list[str]:
+    """The whole pipeline's time and peak memory per number of symbols, and the exponents."""
+    curve = figures["cost_curve"]
+    stages = list(curve["runs"][0]["stages"])
+    lines = [
+        "| symbols | bars | total s | peak RSS MiB | "
+        + " | ".join(f"{stage} s" for stage in stages)
+        + " |",
+        "|---" * (4 + len(stages)) + "|",
+    ]
+    for run in curve["runs"]:
+        lines.append(
+            f"| {run['symbols']} | {run['bars']:,} | {run['total_wall_seconds']}"
+            f" | {run['peak_rss_mib']} | "
+            + " | ".join(str(run["stages"][stage]["wall_seconds"]) for stage in stages)
+            + " |"
+        )
+    exponents, goals = curve["exponents"], curve["goals"]
+    return lines + [
+        "",
+        f"Growth exponents (log-log fit; 1 = linear): time {exponents['total_wall_seconds']},"
+        f" peak memory {exponents['peak_rss_mib']}. Goals for the largest:"
+        f" {goals['wall_seconds']} s, {goals['peak_rss_mib']} MiB, time exponent"
+        f" <= {goals['wall_exponent']}; met: "
+        + ", ".join(f"{goal} {'yes' if met else 'no'}" for goal, met in curve["met"].items())
+        + ".",
+    ]
+
+
 def training_rows(figures: dict[str, Any]) -> list[str]:
     """`make run`'s kedro run: wall seconds against the goal, and its longest nodes."""
     lines = [
@@ -151,6 +180,12 @@ def parts(benchmarks: Path, headline: Path) -> list[Part]:
             benchmarks / "freshness.json",
             "python -m benchmarks.bench_freshness",
             freshness_rows,
+        ),
+        Part(
+            "Cost curve (the whole default pipeline, simulated symbols x 2 years, one machine)",
+            benchmarks / "pipeline.json",
+            "python -m benchmarks pipeline",
+            cost_curve_rows,
         ),
         Part(
             "Training time (`make run`'s `kedro run`, node by node)",

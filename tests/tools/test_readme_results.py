@@ -45,6 +45,31 @@ TRAINING = {
     "nodes": {"features.profile_model_input": 9.3, "training.walk_forward_backtest": 6.5},
     "goal_seconds": 180,
 }
+STAGES = {"ingestion": {"wall_seconds": 26.4, "peak_rss_mib": 1368.1}}
+PIPELINE = {
+    "measured_at": "2026-11-30T20:00:00Z",
+    "cost_curve": {
+        "runs": [
+            {
+                "symbols": 100,
+                "bars": 1052000,
+                "total_wall_seconds": 300.5,
+                "peak_rss_mib": 2000.0,
+                "stages": STAGES,
+            },
+            {
+                "symbols": 1000,
+                "bars": 10520000,
+                "total_wall_seconds": 850.0,
+                "peak_rss_mib": 5000.0,
+                "stages": STAGES,
+            },
+        ],
+        "exponents": {"total_wall_seconds": 0.452, "peak_rss_mib": 0.398},
+        "goals": {"wall_seconds": 900, "peak_rss_mib": 8192, "wall_exponent": 1.0},
+        "met": {"wall_seconds": True, "peak_rss_mib": True, "wall_exponent": True},
+    },
+}
 BEFORE = "# project\n\nintro\r\n\n## Results\n\n"
 AFTER = "\n\n## Next\n\ntrailing text, no final newline"
 
@@ -57,6 +82,7 @@ def readme(tmp_path):
     (benchmarks / "forecasts.json").write_text(json.dumps(FORECASTS))
     (benchmarks / "serving.json").write_text(json.dumps(SERVING))
     (benchmarks / "training.json").write_text(json.dumps(TRAINING))
+    (benchmarks / "pipeline.json").write_text(json.dumps(PIPELINE))
     headline = tmp_path / "data/08_reporting/headline_metrics.json"
     headline.write_text(json.dumps(HEADLINE))
     os.utime(headline, (1_796_122_400, 1_796_122_400))  # 2026-12-01 10:53 UTC
@@ -94,6 +120,10 @@ def test_the_section_is_rewritten_from_the_files_and_nothing_else_changes(readme
     assert "Promoted: yes." in section
     assert "The default run (5 symbols x 6 months): 41.7 s (goal 180 s)" in section
     assert "| `features.profile_model_input` | 9.3 |" in section
+    assert "| symbols | bars | total s | peak RSS MiB | ingestion s |" in section
+    assert "| 1000 | 10,520,000 | 850.0 | 5000.0 | 26.4 |" in section
+    assert "time 0.452, peak memory 0.398" in section
+    assert "met: wall_seconds yes, peak_rss_mib yes, wall_exponent yes." in section
 
 
 def test_a_missing_figure_file_names_its_command_and_no_figure(readme):
