@@ -127,7 +127,11 @@ def replace_atomically(target: Path, write: Callable[[str], object]) -> None:
 def write_table_atomically(table: pa.Table, digest: bytes, target: Path) -> None:
     """Write the rows (as an Arrow table) and their digest to the target, atomically."""
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), DIGEST: digest})
-    replace_atomically(target, partial(pq.write_table, table))
+    # Dictionary encoding and statistics for the key columns only: of float features they
+    # only cost time (a month of 60 features: 5.3 -> 2.3 ms a file, 14 % smaller).
+    keys = [column for column in KEY_COLUMNS if column in table.column_names]
+    write = partial(pq.write_table, table, use_dictionary=keys, write_statistics=keys)
+    replace_atomically(target, write)
 
 
 def write_parquet_atomically(frame: pd.DataFrame, target: Path) -> None:
