@@ -6,6 +6,7 @@ with the peak resident memory of that process (os.wait4), and the cost curve: th
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ STAGES = ["ingestion", "validation", "features", "modelling"]
 END = pd.Timestamp("2026-01-01 00:00")
 CURVE_SIZES = [100, 300, 1000]
 CURVE_YEARS = 2
+LONGEST_NODES = 5  # per stage, the nodes that took longest (NodeTimingHook's log lines)
+NODE_DONE = re.compile(r"node (\S+): done in ([\d.]+) s")
 CURVE_GOALS = {"wall_seconds": 15 * 60, "peak_rss_mib": 8 * 1024, "wall_exponent": 1.0}
 
 
@@ -52,12 +55,22 @@ def _timed_kedro_run(project: Path, pipeline: str) -> dict[str, float]:
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            log.seek(0)
-            raise RuntimeError(
-                f"kedro run --pipelines {pipeline} failed: {log.read().decode()[-3000:]}"
-            )
-    return {"wall_seconds": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"kedro run --pipelines {pipeline} failed: {output[-3000:]}")
+    return {
+        "wall_seconds": round(wall, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "longest_nodes": longest_nodes(output),
+    }
+
+
+def longest_nodes(log: str) -> dict[str, float]:
+    """The nodes that took longest, with their seconds, from a run's log."""
+    durations = {name: float(seconds) for name, seconds in NODE_DONE.findall(log)}
+    ranked = sorted(durations.items(), key=lambda item: -item[1])
+    return dict(ranked[:LONGEST_NODES])
 
 
 def run(symbol_count: int, years: int) -> dict[str, Any]:

@@ -63,6 +63,8 @@ def test_pipeline_benchmark_times_every_stage_of_a_small_market(monkeypatch):
     assert figures["bars"] == 8760
     assert set(figures["stages"]) == {"ingestion"}
     assert all(stage["peak_rss_mib"] > 50 for stage in figures["stages"].values())
+    nodes = figures["stages"]["ingestion"]["longest_nodes"]
+    assert "ingestion.fetch_new_bars" in nodes and all(seconds >= 0 for seconds in nodes.values())
 
 
 def test_growth_exponent_is_the_log_log_slope():
